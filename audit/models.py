@@ -1,0 +1,254 @@
+"""The activity log, background jobs, the scheduler's rows and process heartbeats (SPEC §3 audit)."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from trading_lab.models import OwnedModel, TimeStampedModel
+
+GENESIS_HASH = "0" * 64
+
+
+class ActivityStatus(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+
+
+class ActivityAction(models.TextChoices):
+    """What a user did. Later areas add their actions here (the column has no DB choices)."""
+
+    SIGNUP = "signup", "Sign-up"
+    SIGN_IN = "sign_in", "Sign-in"
+    SIGN_IN_FAILED = "sign_in_failed", "Failed sign-in"
+    SIGN_OUT = "sign_out", "Sign-out"
+    PASSWORD_CHANGE = "password_change", "Password change"
+    PASSWORD_RESET = "password_reset", "Password reset"
+    EMAIL_CHANGE = "email_change", "Email change"
+    MFA_CHANGE = "mfa_change", "MFA change"
+    SESSION_ENDED = "session_ended", "Session ended"
+    TOKEN_CREATED = "token_created", "API token created"
+    TOKEN_REVOKED = "token_revoked", "API token revoked"
+    PROFILE_UPDATED = "profile_updated", "Profile updated"
+    PREFERENCES_UPDATED = "preferences_updated", "Preferences updated"
+
+
+class AppendOnlyError(Exception):
+    """Activity rows are never edited or deleted through the ORM (retention archives first)."""
+
+
+class ActivityLog(OwnedModel):
+    """One thing a user did, chained to the row before it by SHA-256.
+
+    `row_hash` covers `prev_hash` and every recorded field except the `user` link, so deleting
+    an account (which clears `user`) keeps the chain valid while `user_ref` stays as the only,
+    pseudonymous, trace of who it was.
+    """
+
+    seq = models.PositiveBigIntegerField(unique=True, editable=False)
+    # Set by the service before hashing (auto_now_add would overwrite the hashed value).
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="activity",
+    )
+    user_ref = models.UUIDField(null=True, blank=True, db_index=True)
+    action = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(
+        max_length=8, choices=ActivityStatus.choices, default=ActivityStatus.SUCCESS
+    )
+    description = models.CharField(max_length=500, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    row_hash = models.CharField(max_length=64, unique=True, editable=False)
+
+    class Meta:
+        ordering = ["-seq"]
+        verbose_name = "activity log entry"
+        verbose_name_plural = "activity log"
+        indexes = [models.Index(fields=["user", "-created_at"], name="audit_activity_user_time")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ActivityStatus.values),
+                name="audit_activity_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} ({self.status})"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("Activity log rows cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Activity log rows are removed only by prune_activity.")
+
+
+class ActivityChainHead(models.Model):
+    """The single row that serialises appends and remembers the chain's two ends.
+
+    Appending locks this row (SELECT ... FOR UPDATE), so concurrent writers chain one after
+    another. `anchor_*` is where verification starts: the genesis, or the last row a prune
+    archived.
+    """
+
+    last_seq = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    anchor_seq = models.PositiveBigIntegerField(default=0)
+    anchor_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="audit_chainhead_singleton"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Activity chain at #{self.last_seq}"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class BackgroundJob(OwnedModel):
+    """A long task's visible state: what it is, how far it got, and how it ended."""
+
+    FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="jobs",
+        help_text="Whose request started it; empty for system jobs.",
+    )
+    job_type = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+    )
+    progress = models.PositiveSmallIntegerField(default=0)
+    message = models.CharField(max_length=255, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    task_result_id = models.CharField(max_length=64, blank=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(progress__gte=0, progress__lte=100),
+                name="audit_job_progress_0_100",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=JobStatus.values), name="audit_job_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_type} #{self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class ScheduledJob(TimeStampedModel):
+    """A task the scheduler enqueues every `interval_seconds` while enabled (staff edit these)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    task = models.CharField(
+        max_length=200, help_text="Dotted path of a django-tasks task, e.g. audit.tasks.heartbeat."
+    )
+    kwargs = models.JSONField(default=dict, blank=True)
+    interval_seconds = models.PositiveIntegerField()
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(db_index=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(interval_seconds__gt=0),
+                name="audit_scheduledjob_interval_gt_0",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExecutionStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class SchedulerExecution(TimeStampedModel):
+    """One due run of a scheduled job; (job, scheduled_for) is unique so a tick runs once."""
+
+    job = models.ForeignKey(ScheduledJob, on_delete=models.CASCADE, related_name="executions")
+    scheduled_for = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=ExecutionStatus.choices, default=ExecutionStatus.QUEUED
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration = models.DurationField(null=True, blank=True)
+    success = models.BooleanField(null=True)
+    error_details = models.TextField(blank=True)
+    task_result_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-scheduled_for"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "scheduled_for"], name="audit_execution_job_tick_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ExecutionStatus.values),
+                name="audit_execution_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} at {self.scheduled_for:%Y-%m-%d %H:%M:%S}"
+
+
+class HeartbeatKind(models.TextChoices):
+    WORKER = "worker", "Worker"
+    SCHEDULER = "scheduler", "Scheduler"
+
+
+class Heartbeat(models.Model):
+    """The last sign of life of one worker or scheduler process."""
+
+    kind = models.CharField(max_length=16, choices=HeartbeatKind.choices)
+    instance = models.CharField(max_length=200, help_text="host:pid")
+    beat_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "instance"], name="audit_heartbeat_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.instance}"

@@ -1,0 +1,1 @@
+"""Receivers that turn sign-in and account events into activity log rows."""

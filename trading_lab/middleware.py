@@ -1,0 +1,51 @@
+"""Request id and the model-history (django-auditlog) context for every request."""
+
+import re
+import uuid
+from collections.abc import Callable
+
+from auditlog.middleware import AuditlogMiddleware
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from trading_lab.net import client_ip
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Give each request an id (a trusted proxy's X-Request-ID, or a new one) and echo it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        if settings.TRUSTED_PROXY_COUNT and _REQUEST_ID.match(incoming):
+            request.request_id = incoming
+        else:
+            request.request_id = uuid.uuid4().hex
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+
+class AuditContextMiddleware(AuditlogMiddleware):
+    """auditlog's middleware with the client address taken through the trusted-proxy rule.
+
+    The stock one believes the first X-Forwarded-For entry, which any client can forge. Token
+    requests authenticate later, inside DRF; the token authentication fills in the actor then.
+    """
+
+    @staticmethod
+    def _get_remote_addr(request: HttpRequest) -> str | None:
+        return client_ip(request)
+
+    @staticmethod
+    def _get_remote_port(request: HttpRequest) -> int | None:
+        return None
+
+    def get_extra_data(self, request: HttpRequest) -> dict:
+        data = super().get_extra_data(request)
+        data["cid"] = getattr(request, "request_id", None)
+        return data
