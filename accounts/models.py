@@ -14,7 +14,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from trading_lab.decimals import MONEY
-from trading_lab.models import OwnedModel, OwnedQuerySet, TimeStampedModel
+from trading_lab.models import OwnedModel, OwnedQuerySet
 
 
 def validate_country(value: str) -> None:
@@ -185,7 +185,7 @@ class TradingMode(models.TextChoices):
 
 
 def default_trading_modes() -> dict[str, bool]:
-    return {mode: False for mode in TradingMode.values}
+    return dict.fromkeys(TradingMode.values, False)
 
 
 def validate_trading_modes(value: object) -> None:
@@ -299,7 +299,9 @@ class PersonalApiToken(OwnedModel):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "name"], name="accounts_token_user_name_unique"),
+            models.UniqueConstraint(
+                fields=["user", "name"], name="accounts_token_user_name_unique"
+            ),
         ]
 
     def __str__(self) -> str:

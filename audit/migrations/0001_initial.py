@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,120 +15,279 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ActivityChainHead',
+            name="ActivityChainHead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('last_seq', models.PositiveBigIntegerField(default=0)),
-                ('last_hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
-                ('anchor_seq', models.PositiveBigIntegerField(default=0)),
-                ('anchor_hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("last_seq", models.PositiveBigIntegerField(default=0)),
+                (
+                    "last_hash",
+                    models.CharField(
+                        default="0000000000000000000000000000000000000000000000000000000000000000",
+                        max_length=64,
+                    ),
+                ),
+                ("anchor_seq", models.PositiveBigIntegerField(default=0)),
+                (
+                    "anchor_hash",
+                    models.CharField(
+                        default="0000000000000000000000000000000000000000000000000000000000000000",
+                        max_length=64,
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('pk', 1)), name='audit_chainhead_singleton')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("pk", 1)), name="audit_chainhead_singleton"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Heartbeat',
+            name="Heartbeat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('worker', 'Worker'), ('scheduler', 'Scheduler')], max_length=16)),
-                ('instance', models.CharField(help_text='host:pid', max_length=200)),
-                ('beat_at', models.DateTimeField(db_index=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("worker", "Worker"), ("scheduler", "Scheduler")], max_length=16
+                    ),
+                ),
+                ("instance", models.CharField(help_text="host:pid", max_length=200)),
+                ("beat_at", models.DateTimeField(db_index=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('kind', 'instance'), name='audit_heartbeat_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("kind", "instance"), name="audit_heartbeat_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ScheduledJob',
+            name="ScheduledJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('task', models.CharField(help_text='Dotted path of a django-tasks task, e.g. audit.tasks.heartbeat.', max_length=200)),
-                ('kwargs', models.JSONField(blank=True, default=dict)),
-                ('interval_seconds', models.PositiveIntegerField()),
-                ('enabled', models.BooleanField(default=True)),
-                ('next_run_at', models.DateTimeField(db_index=True)),
-                ('last_run_at', models.DateTimeField(blank=True, null=True)),
-                ('description', models.CharField(blank=True, max_length=255)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "task",
+                    models.CharField(
+                        help_text="Dotted path of a django-tasks task, e.g. audit.tasks.heartbeat.",
+                        max_length=200,
+                    ),
+                ),
+                ("kwargs", models.JSONField(blank=True, default=dict)),
+                ("interval_seconds", models.PositiveIntegerField()),
+                ("enabled", models.BooleanField(default=True)),
+                ("next_run_at", models.DateTimeField(db_index=True)),
+                ("last_run_at", models.DateTimeField(blank=True, null=True)),
+                ("description", models.CharField(blank=True, max_length=255)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('interval_seconds__gt', 0)), name='audit_scheduledjob_interval_gt_0')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("interval_seconds__gt", 0)),
+                        name="audit_scheduledjob_interval_gt_0",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ActivityLog',
+            name="ActivityLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('seq', models.PositiveBigIntegerField(editable=False, unique=True)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('user_ref', models.UUIDField(blank=True, db_index=True, null=True)),
-                ('action', models.CharField(db_index=True, max_length=64)),
-                ('status', models.CharField(choices=[('success', 'Success'), ('failure', 'Failure')], default='success', max_length=8)),
-                ('description', models.CharField(blank=True, max_length=500)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.CharField(blank=True, max_length=512)),
-                ('request_id', models.CharField(blank=True, max_length=64)),
-                ('prev_hash', models.CharField(editable=False, max_length=64)),
-                ('row_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='activity', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("seq", models.PositiveBigIntegerField(editable=False, unique=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("user_ref", models.UUIDField(blank=True, db_index=True, null=True)),
+                ("action", models.CharField(db_index=True, max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("success", "Success"), ("failure", "Failure")],
+                        default="success",
+                        max_length=8,
+                    ),
+                ),
+                ("description", models.CharField(blank=True, max_length=500)),
+                ("details", models.JSONField(blank=True, default=dict)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.CharField(blank=True, max_length=512)),
+                ("request_id", models.CharField(blank=True, max_length=64)),
+                ("prev_hash", models.CharField(editable=False, max_length=64)),
+                ("row_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="activity",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'activity log entry',
-                'verbose_name_plural': 'activity log',
-                'ordering': ['-seq'],
-                'indexes': [models.Index(fields=['user', '-created_at'], name='audit_activity_user_time')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('status__in', ['success', 'failure'])), name='audit_activity_status_valid')],
+                "verbose_name": "activity log entry",
+                "verbose_name_plural": "activity log",
+                "ordering": ["-seq"],
+                "indexes": [
+                    models.Index(fields=["user", "-created_at"], name="audit_activity_user_time")
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("status__in", ["success", "failure"])),
+                        name="audit_activity_status_valid",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='BackgroundJob',
+            name="BackgroundJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('job_type', models.CharField(db_index=True, max_length=64)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='queued', max_length=10)),
-                ('progress', models.PositiveSmallIntegerField(default=0)),
-                ('message', models.CharField(blank=True, max_length=255)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('result', models.JSONField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('task_result_id', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(blank=True, help_text='Whose request started it; empty for system jobs.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='jobs', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("job_type", models.CharField(db_index=True, max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("progress", models.PositiveSmallIntegerField(default=0)),
+                ("message", models.CharField(blank=True, max_length=255)),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("result", models.JSONField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                ("task_result_id", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Whose request started it; empty for system jobs.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="jobs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('progress__gte', 0), ('progress__lte', 100)), name='audit_job_progress_0_100'), models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'running', 'succeeded', 'failed', 'cancelled'])), name='audit_job_status_valid')],
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("progress__gte", 0), ("progress__lte", 100)),
+                        name="audit_job_progress_0_100",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "status__in",
+                                ["queued", "running", "succeeded", "failed", "cancelled"],
+                            )
+                        ),
+                        name="audit_job_status_valid",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SchedulerExecution',
+            name="SchedulerExecution",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('scheduled_for', models.DateTimeField()),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('duration', models.DurationField(blank=True, null=True)),
-                ('success', models.BooleanField(null=True)),
-                ('error_details', models.TextField(blank=True)),
-                ('task_result_id', models.CharField(blank=True, max_length=64)),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='executions', to='audit.scheduledjob')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("scheduled_for", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("duration", models.DurationField(blank=True, null=True)),
+                ("success", models.BooleanField(null=True)),
+                ("error_details", models.TextField(blank=True)),
+                ("task_result_id", models.CharField(blank=True, max_length=64)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="executions",
+                        to="audit.scheduledjob",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-scheduled_for'],
-                'constraints': [models.UniqueConstraint(fields=('job', 'scheduled_for'), name='audit_execution_job_tick_unique'), models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'running', 'succeeded', 'failed'])), name='audit_execution_status_valid')],
+                "ordering": ["-scheduled_for"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("job", "scheduled_for"), name="audit_execution_job_tick_unique"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("status__in", ["queued", "running", "succeeded", "failed"])
+                        ),
+                        name="audit_execution_status_valid",
+                    ),
+                ],
             },
         ),
     ]

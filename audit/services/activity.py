@@ -1,4 +1,4 @@
-"""Writes of the audit area: the activity log's append and its verification."""
+"""The activity log: a SHA-256 chained append and its verification."""
 
 import hashlib
 import ipaddress
@@ -132,9 +132,7 @@ def activity_chain_verify() -> list[ChainProblem]:
                 ChainProblem(seq, f"Row #{seq} found where #{expected_seq} was expected (gap).")
             )
         if row["prev_hash"] != expected_prev:
-            problems.append(
-                ChainProblem(seq, f"Row #{seq} does not link to the row before it.")
-            )
+            problems.append(ChainProblem(seq, f"Row #{seq} does not link to the row before it."))
         recomputed = activity_row_hash(prev_hash=row["prev_hash"], values=row)
         if recomputed != row["row_hash"]:
             problems.append(ChainProblem(seq, f"Row #{seq} was changed after it was written."))

@@ -1,0 +1,110 @@
+"""Writes of the accounts area: personal API tokens, profile and preferences."""
+
+import secrets
+from datetime import datetime
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import PersonalApiToken, Preferences, Profile, User
+from audit.models import ActivityAction
+from audit.services import activity_record
+from trading_lab.exceptions import ApplicationError
+
+
+def token_create(
+    *, user: User, name: str, expires_at: datetime | None = None, request: HttpRequest | None = None
+) -> tuple[PersonalApiToken, str]:
+    """Create a personal API token; return it with the raw value, which is never shown again."""
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ApplicationError("Invalid input.", {"expires_at": ["Must be in the future."]})
+    if PersonalApiToken.objects.for_user(user).filter(name=name).exists():
+        raise ApplicationError(
+            "Invalid input.", {"name": ["You already have a token with this name."]}
+        )
+    raw = PersonalApiToken.PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        token = PersonalApiToken(
+            user=user,
+            name=name,
+            token_prefix=raw[:10],
+            token_hash=PersonalApiToken.hash_token(raw),
+            expires_at=expires_at,
+        )
+        token.full_clean()
+        token.save()
+        activity_record(
+            user=user,
+            action=ActivityAction.TOKEN_CREATED,
+            description=f"API token “{name}” created",
+            details={"token_id": token.pk, "name": name, "prefix": token.token_prefix},
+            request=request,
+        )
+    return token, raw
+
+
+def token_revoke(
+    *, token: PersonalApiToken, request: HttpRequest | None = None
+) -> PersonalApiToken:
+    """Revoke a token at once; revoking twice is harmless."""
+    with transaction.atomic():
+        if token.revoked_at is None:
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at", "updated_at"])
+            activity_record(
+                user=token.user,
+                action=ActivityAction.TOKEN_REVOKED,
+                description=f"API token “{token.name}” revoked",
+                details={"token_id": token.pk, "name": token.name},
+                request=request,
+            )
+    return token
+
+
+def _apply(instance, data: dict) -> list[str]:
+    """Set the given fields; return the names whose value changed."""
+    changed = []
+    for field, value in data.items():
+        if getattr(instance, field) != value:
+            setattr(instance, field, value)
+            changed.append(field)
+    return changed
+
+
+def profile_update(*, user: User, data: dict, request: HttpRequest | None = None) -> Profile:
+    """Change profile fields; validated with the model's rules; recorded when anything changed."""
+    with transaction.atomic():
+        profile = Profile.objects.select_for_update().get(user=user)
+        changed = _apply(profile, data)
+        if changed:
+            profile.full_clean()
+            profile.save()
+            activity_record(
+                user=user,
+                action=ActivityAction.PROFILE_UPDATED,
+                description="Profile updated",
+                details={"fields": sorted(changed)},
+                request=request,
+            )
+    return profile
+
+
+def preferences_update(
+    *, user: User, data: dict, request: HttpRequest | None = None
+) -> Preferences:
+    """Change preferences; cross-field rules (primary mode enabled...) come back as field errors."""
+    with transaction.atomic():
+        preferences = Preferences.objects.select_for_update().get(user=user)
+        changed = _apply(preferences, data)
+        if changed:
+            preferences.full_clean()
+            preferences.save()
+            activity_record(
+                user=user,
+                action=ActivityAction.PREFERENCES_UPDATED,
+                description="Preferences updated",
+                details={"fields": sorted(changed)},
+                request=request,
+            )
+    return preferences

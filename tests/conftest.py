@@ -1,0 +1,59 @@
+"""Fixtures shared by every test: users, API clients, and the database in use."""
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.services import token_create
+from tests.factories import PASSWORD, UserFactory
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def staff_user(db):
+    return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def session_client(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def token_client(user) -> APIClient:
+    """An API client that authenticates as `user` with a Bearer personal token."""
+    _, raw = token_create(user=user, name="test client")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+def pytest_collection_modifyitems(config, items):
+    """PostgreSQL-only tests (real locks, real processes) skip, with the reason, on SQLite."""
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL; .ci/run runs the suite there too")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
