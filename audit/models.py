@@ -1,4 +1,4 @@
-"""The activity log, background jobs, the scheduler's rows and process heartbeats (SPEC §3 audit)."""
+"""Activity log, background jobs, the scheduler's rows and heartbeats (SPEC §3 audit)."""
 
 from django.conf import settings
 from django.db import models
