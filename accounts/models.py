@@ -1,4 +1,4 @@
-"""Users, their profile and preferences, and personal API tokens (SPEC §3 accounts)."""
+"""Users, profile and preferences, API tokens, broker credentials (SPEC §3 accounts)."""
 
 import hashlib
 import uuid
@@ -14,6 +14,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from trading_lab.decimals import MONEY
+from trading_lab.encryption import EncryptedTextField
 from trading_lab.models import OwnedModel, OwnedQuerySet
 
 
@@ -317,3 +318,120 @@ class PersonalApiToken(OwnedModel):
         return self.revoked_at is None and (
             self.expires_at is None or self.expires_at > timezone.now()
         )
+
+
+class Broker(models.TextChoices):
+    ZERODHA_KITE = "zerodha_kite", "Zerodha Kite"
+    ICICI_BREEZE = "icici_breeze", "ICICI Breeze"
+    BINANCE = "binance", "Binance"
+    COINBASE = "coinbase", "Coinbase"
+    KRAKEN = "kraken", "Kraken"
+    PAPER = "paper", "Paper trading"
+
+
+class CredentialStatus(models.TextChoices):
+    DISCONNECTED = "disconnected", "Disconnected"
+    CONNECTED = "connected", "Connected"
+    EXPIRED = "expired", "Expired"
+    ERROR = "error", "Error"
+
+
+MASK = "••••••••"
+# Below this length the last four characters would give away too much of the secret.
+MASK_MIN_LENGTH = 12
+
+
+def masked(value: str | None) -> str:
+    """A secret as it may be shown: bullets and the last 4 characters, or "" when unset."""
+    if not value:
+        return ""
+    if len(value) < MASK_MIN_LENGTH:
+        return MASK
+    return MASK + value[-4:]
+
+
+class BrokerCredential(OwnedModel):
+    """A user's keys for one broker account; the secrets are Fernet tokens in the database.
+
+    The encrypted fields are `editable=False` so no ModelForm (the admin's included) ever gets
+    a field for them: services assign them, pages and the admin show only the masked values.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="broker_credentials")
+    broker = models.CharField(max_length=16, choices=Broker.choices)
+    label = models.CharField(max_length=100)
+    api_key = EncryptedTextField(null=True, blank=True, editable=False)
+    api_secret = EncryptedTextField(null=True, blank=True, editable=False)
+    passphrase = EncryptedTextField(null=True, blank=True, editable=False)
+    status = models.CharField(
+        max_length=16, choices=CredentialStatus.choices, default=CredentialStatus.DISCONNECTED
+    )
+    last_connected_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["broker", "label"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "broker", "label"], name="accounts_credential_user_broker_label"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(broker__in=Broker.values),
+                name="accounts_credential_broker_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=CredentialStatus.values),
+                name="accounts_credential_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_broker_display()}: {self.label}"
+
+    @property
+    def api_key_masked(self) -> str:
+        return masked(self.api_key)
+
+    @property
+    def api_secret_masked(self) -> str:
+        return masked(self.api_secret)
+
+    @property
+    def passphrase_masked(self) -> str:
+        return masked(self.passphrase)
+
+
+class BrokerSession(OwnedModel):
+    """The tokens one broker connect produced; at most one session per credential is active."""
+
+    owner_path = "credential__user"
+
+    credential = models.ForeignKey(
+        BrokerCredential, on_delete=models.CASCADE, related_name="sessions"
+    )
+    access_token = EncryptedTextField(null=True, blank=True, editable=False)
+    refresh_token = EncryptedTextField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credential"],
+                condition=models.Q(active=True),
+                name="accounts_brokersession_one_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "active" if self.active else "inactive"
+        return f"Session of {self.credential} ({state})"
+
+    @property
+    def access_token_masked(self) -> str:
+        return masked(self.access_token)
+
+    @property
+    def refresh_token_masked(self) -> str:
+        return masked(self.refresh_token)

@@ -1,8 +1,10 @@
-"""Writes of the accounts area: personal API tokens, profile and preferences."""
+"""Writes of the accounts area: personal API tokens, profile, preferences and sessions."""
 
 import secrets
 from datetime import datetime
 
+from allauth.usersessions.internal.flows.sessions import end_sessions
+from allauth.usersessions.models import UserSession
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -108,3 +110,20 @@ def preferences_update(
                 request=request,
             )
     return preferences
+
+
+def user_session_end(*, user: User, session: UserSession, request: HttpRequest) -> None:
+    """End one of the user's sign-in sessions; ending the current one signs them out."""
+    if session.user_id != user.pk:
+        raise ApplicationError("Invalid input.", {"session": ["This is not one of your sessions."]})
+    is_current = session.session_key == request.session.session_key
+    with transaction.atomic():
+        activity_record(
+            user=user,
+            action=ActivityAction.SESSION_ENDED,
+            description="Signed out this session" if is_current else "Ended another session",
+            details={"session_id": session.pk, "ip": session.ip, "current": is_current},
+            request=request,
+        )
+        # allauth's flow deletes the session's store entry and row, and signs out if current.
+        end_sessions(request, [session])

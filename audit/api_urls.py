@@ -1,2 +1,11 @@
+"""Audit routes of API v1 (no trailing slashes, SPEC §6)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from audit import apis
+
+urlpatterns = [
+    path("activity", apis.ActivityListApi.as_view(), name="api-activity"),
+    path("jobs", apis.JobListApi.as_view(), name="api-jobs"),
+    path("jobs/<int:id>", apis.JobDetailApi.as_view(), name="api-job-detail"),
+]

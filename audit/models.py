@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from trading_lab.models import OwnedModel, TimeStampedModel
+from trading_lab.models import OwnedModel, OwnedQuerySet, TimeStampedModel
 
 GENESIS_HASH = "0" * 64
 
@@ -30,10 +30,25 @@ class ActivityAction(models.TextChoices):
     TOKEN_REVOKED = "token_revoked", "API token revoked"
     PROFILE_UPDATED = "profile_updated", "Profile updated"
     PREFERENCES_UPDATED = "preferences_updated", "Preferences updated"
+    JOB_CANCELLED = "job_cancelled", "Job cancelled"
 
 
 class AppendOnlyError(Exception):
     """Activity rows are never edited or deleted through the ORM (retention archives first)."""
+
+
+class ActivityLogQuerySet(OwnedQuerySet):
+    """Bulk changes would slip past the model's guard, so they are refused as well.
+
+    Django's deletion collector clears `user` when an account goes through the base manager,
+    not this one, so that still works; pruning deletes the same deliberate way.
+    """
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("Activity log rows cannot be changed.")
+
+    def delete(self):
+        raise AppendOnlyError("Activity log rows are removed only by prune_activity.")
 
 
 class ActivityLog(OwnedModel):
@@ -66,6 +81,8 @@ class ActivityLog(OwnedModel):
     request_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64, editable=False)
     row_hash = models.CharField(max_length=64, unique=True, editable=False)
+
+    objects = ActivityLogQuerySet.as_manager()
 
     class Meta:
         ordering = ["-seq"]
@@ -147,6 +164,9 @@ class BackgroundJob(OwnedModel):
     task_result_id = models.CharField(max_length=64, blank=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A running job is only asked to stop: it stops at its next progress check, so its final
+    # status says what really happened (work that finished first still ends succeeded).
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -216,6 +236,9 @@ class SchedulerExecution(TimeStampedModel):
     success = models.BooleanField(null=True)
     error_details = models.TextField(blank=True)
     task_result_id = models.CharField(max_length=64, blank=True)
+    skipped_runs = models.PositiveIntegerField(
+        default=0, help_text="Slots missed before this tick (the scheduler was down); not replayed."
+    )
 
     class Meta:
         ordering = ["-scheduled_for"]

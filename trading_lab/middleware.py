@@ -1,5 +1,6 @@
 """Request id and the model-history (django-auditlog) context for every request."""
 
+import ipaddress
 import re
 import uuid
 from collections.abc import Callable
@@ -39,7 +40,14 @@ class AuditContextMiddleware(AuditlogMiddleware):
 
     @staticmethod
     def _get_remote_addr(request: HttpRequest) -> str | None:
-        return client_ip(request)
+        address = client_ip(request)
+        try:
+            # A proxy may pass on something that is not an address; PostgreSQL's inet column
+            # would refuse it and fail the write the history was recording.
+            ipaddress.ip_address(address or "")
+        except ValueError:
+            return None
+        return address
 
     @staticmethod
     def _get_remote_port(request: HttpRequest) -> int | None:
@@ -47,5 +55,7 @@ class AuditContextMiddleware(AuditlogMiddleware):
 
     def get_extra_data(self, request: HttpRequest) -> dict:
         data = super().get_extra_data(request)
+        # auditlog would take the correlation id from a header the client chooses; the
+        # request id (RequestIdMiddleware) replaces it on every entry this request writes.
         data["cid"] = getattr(request, "request_id", None)
         return data

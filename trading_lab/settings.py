@@ -211,6 +211,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+# Development serves from the finders, so a missing STATIC_ROOT is expected, not a warning.
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # Django REST framework: session auth for pages, Bearer personal tokens for clients.
 REST_FRAMEWORK = {
@@ -221,7 +223,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "trading_lab.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "trading_lab.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "trading_lab.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "trading_lab.api.throttling.UserRateThrottle",
@@ -246,6 +248,16 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # One name per shared choice set, so generated clients get one enum type for each.
+    "ENUM_NAME_OVERRIDES": {
+        "RiskToleranceEnum": "accounts.models.RiskTolerance",
+        "TradingModeEnum": "accounts.models.TradingMode",
+        "ActivityActionEnum": "audit.models.ActivityAction",
+        "ActivityStatusEnum": "audit.models.ActivityStatus",
+        "JobStatusEnum": "audit.models.JobStatus",
+    },
+    # Swagger UI must not send the schema to swagger.io's online validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Background work: django-tasks with the database backend (`manage.py db_worker`).
@@ -258,7 +270,7 @@ TASKS = {
 SCHEDULER_POLL_SECONDS = env.float("SCHEDULER_POLL_SECONDS", default=5.0)
 HEARTBEAT_STALE_AFTER = timedelta(seconds=env.int("HEARTBEAT_STALE_SECONDS", default=120))
 
-# django-auditlog: secrets never reach a log entry (see accounts/apps.py registrations).
+# django-auditlog: secrets never reach a log entry (registrations in audit/history.py).
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 AUDITLOG_STORE_JSON_CHANGES = True
 ACTIVITY_RETENTION_DAYS = env.int("ACTIVITY_RETENTION_DAYS", default=90)

@@ -11,6 +11,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.ipv6 import clean_ipv6_address
 
 from audit.models import GENESIS_HASH, ActivityChainHead, ActivityLog, ActivityStatus
 from trading_lab.net import client_ip, user_agent
@@ -48,12 +49,26 @@ def activity_row_hash(*, prev_hash: str, values: dict[str, Any]) -> str:
 
 
 def _normalise_ip(value: str | None) -> str | None:
+    """The address exactly as the database will give it back, or None when it is not one.
+
+    The hash is computed before the row is saved, so the value must already be in the form
+    Django's GenericIPAddressField stores: an IPv4-mapped IPv6 address keeps its dotted tail
+    (`::ffff:1.2.3.4`, where `ipaddress` would say `::ffff:102:304`) and a zone id is dropped.
+    """
     if not value:
         return None
     try:
-        return ipaddress.ip_address(value).compressed
+        address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    if address.version == 6:
+        return clean_ipv6_address(str(address).split("%", 1)[0])
+    return str(address)
+
+
+def _text(value: str, limit: int) -> str:
+    # PostgreSQL text cannot hold NUL, and a client chooses its user agent.
+    return value.replace("\x00", "")[:limit]
 
 
 def _locked_head() -> ActivityChainHead:
@@ -83,7 +98,7 @@ def activity_record(
     if request is not None:
         ip_address = client_ip(request)
         user_agent_text = user_agent(request)
-    request_id = getattr(request, "request_id", "") if request is not None else ""
+    request_id = (getattr(request, "request_id", "") or "") if request is not None else ""
     user = user if getattr(user, "is_authenticated", False) else None
     # Round-trip through JSON so the hashed value equals what the database gives back.
     clean_details = json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder))
@@ -95,11 +110,11 @@ def activity_record(
             "user_ref": user.audit_ref if user is not None else None,
             "action": action,
             "status": status,
-            "description": description[:500],
+            "description": _text(description, 500),
             "details": clean_details,
             "ip_address": _normalise_ip(ip_address),
-            "user_agent": user_agent_text[:512],
-            "request_id": request_id[:64],
+            "user_agent": _text(user_agent_text, 512),
+            "request_id": _text(request_id, 64),
         }
         row_hash = activity_row_hash(prev_hash=head.last_hash, values=values)
         row = ActivityLog.objects.create(
@@ -113,20 +128,54 @@ def activity_record(
 
 @dataclass(frozen=True)
 class ChainProblem:
+    """One thing wrong with the chain: `seq` is the row concerned, None for the whole chain."""
+
     seq: int | None
     message: str
 
 
-def activity_chain_verify() -> list[ChainProblem]:
-    """Walk the chain from its anchor and report every edited, missing, inserted or moved row."""
+@dataclass(frozen=True)
+class ChainReport:
+    """The outcome of a verification: the rows checked and every problem found."""
+
+    problems: tuple[ChainProblem, ...]
+    rows: int
+    first_seq: int | None
+    last_seq: int | None
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+def activity_chain_verify() -> ChainReport:
+    """Walk the chain from its anchor and report every edited, missing, inserted or moved row.
+
+    Reads without locking, so sign-ins go on meanwhile: rows appended after the head was read
+    are not checked by this run, and are told apart from forged rows by reading the head again.
+    """
     head = ActivityChainHead.objects.filter(pk=1).first()
-    anchor_seq = head.anchor_seq if head else 0
-    expected_prev = head.anchor_hash if head else GENESIS_HASH
-    expected_seq = anchor_seq + 1
     problems: list[ChainProblem] = []
     rows = ActivityLog.objects.order_by("seq").values("prev_hash", "row_hash", *HASHED_FIELDS)
+    if head is None:
+        anchor_seq, expected_prev = 0, GENESIS_HASH
+        if ActivityLog.objects.exists():
+            problems.append(
+                ChainProblem(None, "The chain head is missing although the log holds rows.")
+            )
+    else:
+        anchor_seq, expected_prev = head.anchor_seq, head.anchor_hash
+        rows = rows.filter(seq__lte=head.last_seq)
+    expected_seq = anchor_seq + 1
+    checked, first_seq, last_seq = 0, None, None
     for row in rows.iterator(chunk_size=2000):
         seq = row["seq"]
+        if seq <= anchor_seq:
+            # Pruning archives and deletes these rows as it moves the anchor past them.
+            problems.append(
+                ChainProblem(seq, f"Row #{seq} lies before the chain's anchor #{anchor_seq}.")
+            )
+            continue
         if seq != expected_seq:
             problems.append(
                 ChainProblem(seq, f"Row #{seq} found where #{expected_seq} was expected (gap).")
@@ -138,12 +187,39 @@ def activity_chain_verify() -> list[ChainProblem]:
             problems.append(ChainProblem(seq, f"Row #{seq} was changed after it was written."))
         expected_prev = row["row_hash"]
         expected_seq = seq + 1
-    if head is not None and (head.last_seq != expected_seq - 1 or head.last_hash != expected_prev):
+        checked += 1
+        first_seq = seq if first_seq is None else first_seq
+        last_seq = seq
+    if head is not None:
+        problems += _end_problems(head, expected_seq - 1, expected_prev)
+    return ChainReport(tuple(problems), checked, first_seq, last_seq)
+
+
+def _end_problems(head: ActivityChainHead, end_seq: int, end_hash: str) -> list[ChainProblem]:
+    """Rows missing at the end, or rows beyond the end that the service did not write."""
+    problems = []
+    if head.last_seq != end_seq or head.last_hash != end_hash:
         problems.append(
             ChainProblem(
                 None,
-                f"The chain should end at #{head.last_seq} but ends at #{expected_seq - 1}: "
-                "rows at the end are missing or were added outside the service.",
+                f"The chain should end at #{head.last_seq} but ends at #{end_seq}: "
+                "rows at the end are missing or were changed.",
             )
         )
+    beyond = list(
+        ActivityLog.objects.filter(seq__gt=head.last_seq)
+        .order_by("seq")
+        .values_list("seq", flat=True)
+    )
+    if beyond:
+        # A row the service wrote commits together with the head, so the head read now
+        # covers every genuine row the query above saw.
+        current_end = ActivityChainHead.objects.values_list("last_seq", flat=True).get(pk=1)
+        problems += [
+            ChainProblem(
+                seq, f"Row #{seq} lies beyond the chain's end: it was added outside the service."
+            )
+            for seq in beyond
+            if seq > current_end
+        ]
     return problems

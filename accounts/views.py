@@ -1,0 +1,267 @@
+"""Trader pages: the dashboard and the profile tabs. Thin views over accounts.services."""
+
+import zoneinfo
+from typing import Any
+
+from allauth.mfa.models import Authenticator
+from allauth.usersessions.models import UserSession
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.generic import FormView, ListView, TemplateView
+
+from accounts.forms import (
+    ActivityFilterForm,
+    PreferencesForm,
+    ProfileForm,
+    TokenCreateForm,
+    add_service_errors,
+)
+from accounts.models import Preferences, Profile
+from accounts.selectors import preferences_get, profile_get, token_list
+from accounts.services import (
+    preferences_update,
+    profile_update,
+    token_create,
+    token_revoke,
+    user_session_end,
+)
+from audit.models import ActivityAction
+from audit.selectors import activity_list, job_list
+from trading_lab.exceptions import ApplicationError
+
+PROFILE_TABS = (
+    ("account", "profile", "Account", "person"),
+    ("preferences", "profile_preferences", "Preferences", "sliders"),
+    ("security", "profile_security", "Security", "shield-lock"),
+    ("activity", "profile_activity", "Activity log", "clock-history"),
+)
+
+
+def _user_tz(profile: Profile) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(profile.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def _sessions(request: HttpRequest) -> list[UserSession]:
+    """The user's live sessions, newest first; allauth drops rows whose session has ended."""
+    sessions = UserSession.objects.purge_and_list(request.user)
+    return sorted(sessions, key=lambda session: session.created_at, reverse=True)
+
+
+def _mfa_state(request: HttpRequest) -> dict[str, Any]:
+    authenticators = {a.type: a for a in Authenticator.objects.filter(user=request.user)}
+    recovery = authenticators.get(Authenticator.Type.RECOVERY_CODES)
+    return {
+        "totp_active": Authenticator.Type.TOTP in authenticators,
+        "recovery_codes_unused": len(recovery.wrap().get_unused_codes()) if recovery else None,
+    }
+
+
+@method_decorator(never_cache, name="dispatch")
+class PageMixin(LoginRequiredMixin):
+    """Signed-in pages: never cached, times shown in the reader's time zone."""
+
+    nav = ""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        self.profile = getattr(self, "profile", None) or profile_get(user=self.request.user)
+        context.update(nav=self.nav, profile=self.profile, user_tz=_user_tz(self.profile).key)
+        return context
+
+
+class DashboardView(PageMixin, TemplateView):
+    template_name = "pages/dashboard.html"
+    nav = "dashboard"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        context.update(
+            _mfa_state(self.request),
+            sessions_count=len(UserSession.objects.purge_and_list(user)),
+            tokens_count=token_list(user=user).usable().count(),
+            recent_activity=activity_list(user=user)[:10],
+            recent_jobs=job_list(user=user)[:8],
+        )
+        return context
+
+
+class ProfileTabMixin(PageMixin):
+    nav = "profile"
+    tab = ""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["tabs"] = [
+            {"key": key, "url": reverse(url_name), "label": label, "icon": icon}
+            for key, url_name, label, icon in PROFILE_TABS
+        ]
+        context["tab"] = self.tab
+        return context
+
+
+class ProfileAccountView(ProfileTabMixin, FormView):
+    template_name = "pages/profile/account.html"
+    form_class = ProfileForm
+    tab = "account"
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        # A row of its own: a ModelForm writes bad input onto its instance while validating.
+        return {**super().get_form_kwargs(), "instance": profile_get(user=self.request.user)}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["social_enabled"] = bool(settings.SOCIALACCOUNT_PROVIDERS)
+        return context
+
+    def form_valid(self, form: ProfileForm) -> HttpResponse:
+        try:
+            profile_update(user=self.request.user, data=form.cleaned_data, request=self.request)
+        except (ValidationError, ApplicationError) as error:
+            add_service_errors(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, "Your profile was saved.")
+        return HttpResponseRedirect(reverse("profile"))
+
+
+class ProfilePreferencesView(ProfileTabMixin, FormView):
+    template_name = "pages/profile/preferences.html"
+    form_class = PreferencesForm
+    tab = "preferences"
+
+    def get_preferences(self) -> Preferences:
+        return preferences_get(user=self.request.user)
+
+    def get_initial(self) -> dict[str, Any]:
+        return PreferencesForm.initial_from(self.get_preferences())
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["preferences"] = self.get_preferences()
+        return context
+
+    def form_valid(self, form: PreferencesForm) -> HttpResponse:
+        data = form.service_data(self.get_preferences())
+        try:
+            preferences_update(user=self.request.user, data=data, request=self.request)
+        except (ValidationError, ApplicationError) as error:
+            add_service_errors(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, "Your preferences were saved.")
+        return HttpResponseRedirect(reverse("profile_preferences"))
+
+
+class ProfileSecurityView(ProfileTabMixin, TemplateView):
+    template_name = "pages/profile/security.html"
+    tab = "security"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.setdefault("token_form", TokenCreateForm())
+        context.update(
+            _mfa_state(self.request),
+            sessions=_sessions(self.request),
+            tokens=token_list(user=self.request.user),
+        )
+        return context
+
+
+class TokenCreateView(ProfileSecurityView):
+    """Create a token and show its raw value in this response only: it is stored nowhere."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = TokenCreateForm(request.POST)
+        if form.is_valid():
+            try:
+                token, raw = token_create(
+                    user=request.user,
+                    name=form.cleaned_data["name"],
+                    expires_at=form.expires_at(),
+                    request=request,
+                )
+            except (ValidationError, ApplicationError) as error:
+                add_service_errors(form, error)
+            else:
+                context = self.get_context_data(token=token, raw_token=raw)
+                return render(request, "pages/profile/token_created.html", context)
+        return self.render_to_response(self.get_context_data(token_form=form))
+
+
+@method_decorator(never_cache, name="dispatch")
+class OwnedObjectPostView(LoginRequiredMixin, View):
+    """A POST-only action on one of the caller's rows.
+
+    The row is looked up before the method is checked, so someone else's id answers 404 for
+    every method, and the caller's own id answers 405 to anything but POST.
+    """
+
+    http_method_names = ["post"]
+
+    def get_queryset(self):
+        raise NotImplementedError
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.object = get_object_or_404(self.get_queryset(), pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+
+class TokenRevokeView(OwnedObjectPostView):
+    def get_queryset(self):
+        return token_list(user=self.request.user)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        token_revoke(token=self.object, request=request)
+        messages.success(request, f"The token “{self.object.name}” was revoked.")
+        return HttpResponseRedirect(reverse("profile_security") + "#tokens")
+
+
+class SessionEndView(OwnedObjectPostView):
+    def get_queryset(self):
+        # allauth's model has no for_user(); its owner is `user`, scoped the same way.
+        return UserSession.objects.filter(user=self.request.user)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        was_current = self.object.session_key == request.session.session_key
+        user_session_end(user=request.user, session=self.object, request=request)
+        if was_current:
+            return HttpResponseRedirect(reverse("account_login"))
+        messages.success(request, "The session was ended; that browser is signed out.")
+        return HttpResponseRedirect(reverse("profile_security") + "#sessions")
+
+
+class ProfileActivityView(ProfileTabMixin, ListView):
+    template_name = "pages/profile/activity.html"
+    tab = "activity"
+    paginate_by = 25
+    context_object_name = "rows"
+
+    def get_queryset(self):
+        self.profile = profile_get(user=self.request.user)
+        self.filter_form = ActivityFilterForm(self.request.GET or None)
+        if not self.filter_form.is_bound:
+            return activity_list(user=self.request.user)
+        if not self.filter_form.is_valid():
+            # Bad filters show their errors and no rows, rather than silently showing all.
+            return activity_list(user=self.request.user).none()
+        filters = self.filter_form.selector_kwargs(_user_tz(self.profile))
+        return activity_list(user=self.request.user, **filters)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(filter_form=self.filter_form, action_labels=dict(ActivityAction.choices))
+        return context

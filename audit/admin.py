@@ -1,0 +1,282 @@
+"""Staff tools for audit and operations: activity log, jobs, the scheduler and heartbeats.
+
+The activity log and the scheduler's run records are read-only here: they are evidence.
+Scheduled jobs are what staff tune (interval, enabled, next run).
+"""
+
+import json
+from typing import Any
+
+from auditlog.admin import LogEntryAdmin as AuditlogLogEntryAdmin
+from auditlog.models import LogEntry
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import ngettext
+
+from audit.models import (
+    ActivityAction,
+    ActivityLog,
+    BackgroundJob,
+    Heartbeat,
+    JobStatus,
+    ScheduledJob,
+    SchedulerExecution,
+)
+from audit.services.jobs import job_cancel
+from audit.services.scheduler import scheduled_task_resolve
+from trading_lab.exceptions import ApplicationError
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that only the application writes: staff may look, never add, edit or delete."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def pretty_json(value: Any) -> str:
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+class ActionFilter(admin.SimpleListFilter):
+    # From the enum: a DISTINCT over the whole log to list the actions would be slow.
+    title = "action"
+    parameter_name = "action"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return ActivityAction.choices
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
+@admin.register(ActivityLog)
+class ActivityLogAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "created_at", "user", "action", "status", "ip_address", "description")
+    list_filter = (ActionFilter, "status", "created_at")
+    search_fields = ("user__email", "description", "ip_address")
+    list_select_related = ("user",)
+    show_full_result_count = False
+    ordering = ("-seq",)
+    fields = (
+        "seq",
+        "created_at",
+        "user",
+        "user_ref",
+        "action",
+        "status",
+        "description",
+        "details_pretty",
+        "ip_address",
+        "user_agent",
+        "request_id",
+        "prev_hash",
+        "row_hash",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="details")
+    def details_pretty(self, obj: ActivityLog) -> str:
+        return pretty_json(obj.details)
+
+
+@admin.register(BackgroundJob)
+class BackgroundJobAdmin(admin.ModelAdmin):
+    """Jobs are written by their tasks; staff read them and may cancel one."""
+
+    list_display = (
+        "id",
+        "job_type",
+        "status",
+        "progress",
+        "user",
+        "created_at",
+        "started_at",
+        "finished_at",
+    )
+    list_filter = ("status", "job_type", "created_at")
+    search_fields = ("job_type", "message", "user__email")
+    list_select_related = ("user",)
+    show_full_result_count = False
+    fields = (
+        "job_type",
+        "status",
+        "progress",
+        "message",
+        "user",
+        "params_pretty",
+        "result_pretty",
+        "error",
+        "task_result_id",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "cancel_requested_at",
+    )
+    readonly_fields = fields
+    actions = ("cancel_selected",)
+
+    @admin.display(description="params")
+    def params_pretty(self, obj: BackgroundJob) -> str:
+        return pretty_json(obj.params)
+
+    @admin.display(description="result")
+    def result_pretty(self, obj: BackgroundJob) -> str:
+        return pretty_json(obj.result)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: BackgroundJob | None = None):
+        return False
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("audit.change_backgroundjob")
+
+    @admin.action(description="Cancel selected jobs", permissions=["cancel"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        asked = finished = 0
+        for job in queryset.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]):
+            try:
+                job_cancel(job=job, user=request.user, request=request)
+            except ApplicationError:
+                finished += 1  # it ended between the list and the click
+            else:
+                asked += 1
+        finished += queryset.exclude(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).count()
+        if asked:
+            self.message_user(
+                request,
+                ngettext(
+                    "Cancelled (or asked to stop) %d job.",
+                    "Cancelled (or asked to stop) %d jobs.",
+                    asked,
+                )
+                % asked,
+                messages.SUCCESS,
+            )
+        if finished:
+            self.message_user(
+                request,
+                ngettext("%d job had already finished.", "%d jobs had already finished.", finished)
+                % finished,
+                messages.WARNING,
+            )
+
+
+class ScheduledJobForm(forms.ModelForm):
+    class Meta:
+        model = ScheduledJob
+        fields = ("name", "task", "kwargs", "interval_seconds", "enabled", "next_run_at")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "task" in cleaned and "kwargs" in cleaned:
+            try:
+                scheduled_task_resolve(path=cleaned["task"], kwargs=cleaned["kwargs"])
+            except ApplicationError as exc:
+                for field, errors in exc.extra.items():
+                    for error in errors:
+                        self.add_error(field, error)
+        return cleaned
+
+
+@admin.register(ScheduledJob)
+class ScheduledJobAdmin(admin.ModelAdmin):
+    form = ScheduledJobForm
+    list_display = ("name", "task", "interval_seconds", "enabled", "next_run_at", "last_run_at")
+    list_editable = ("interval_seconds", "enabled")
+    list_filter = ("enabled",)
+    search_fields = ("name", "task", "description")
+    fields = (
+        "name",
+        "task",
+        "kwargs",
+        "interval_seconds",
+        "enabled",
+        "next_run_at",
+        "last_run_at",
+        "description",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = ("last_run_at", "description", "created_at", "updated_at")
+    actions = ("run_now",)
+
+    @admin.action(
+        description="Run selected jobs at the next scheduler pass", permissions=["change"]
+    )
+    def run_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        now = timezone.now()
+        count = 0
+        # save(), not update(): each change lands in the job's model history.
+        for job in queryset:
+            job.next_run_at = now
+            job.save(update_fields=["next_run_at", "updated_at"])
+            count += 1
+        self.message_user(
+            request,
+            ngettext(
+                "%d job will run at the scheduler's next pass.",
+                "%d jobs will run at the scheduler's next pass.",
+                count,
+            )
+            % count,
+            messages.SUCCESS,
+        )
+
+
+@admin.register(SchedulerExecution)
+class SchedulerExecutionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "job",
+        "scheduled_for",
+        "status",
+        "success",
+        "duration",
+        "started_at",
+        "skipped_runs",
+    )
+    list_filter = ("status", "success", "job", "scheduled_for")
+    search_fields = ("job__name", "error_details")
+    list_select_related = ("job",)
+    show_full_result_count = False
+    date_hierarchy = "scheduled_for"
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(ReadOnlyAdmin):
+    list_display = ("kind", "instance", "beat_at", "age")
+    list_filter = ("kind",)
+    search_fields = ("instance",)
+    ordering = ("kind", "-beat_at")
+
+    @admin.display(description="age")
+    def age(self, obj: Heartbeat) -> str:
+        seconds = int((timezone.now() - obj.beat_at).total_seconds())
+        return f"{seconds} s"
+
+
+# auditlog's own admin searches `actor__first_name`, which our User does not have.
+admin.site.unregister(LogEntry)
+
+
+@admin.register(LogEntry)
+class LogEntryAdmin(AuditlogLogEntryAdmin):
+    """Model history, read-only (auditlog's admin), searchable by the actor's email."""
+
+    search_fields = ("object_repr", "changes", "actor__email")
+    show_full_result_count = False
+
+    def has_delete_permission(self, request: HttpRequest, obj: LogEntry | None = None) -> bool:
+        return False

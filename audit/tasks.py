@@ -1,0 +1,48 @@
+"""Tasks of the audit area, run by `manage.py db_worker` (or whichever task backend is set).
+
+Tasks parse their arguments and call services; the scheduler's defaults point at the last three.
+"""
+
+from django_tasks import task
+
+from audit.models import HeartbeatKind
+from audit.services.activity import activity_chain_verify
+from audit.services.scheduler import (
+    heartbeat_record,
+    scheduled_execution_run,
+    task_results_prune,
+)
+
+
+class AuditChainBrokenError(Exception):
+    """The activity log's hash chain does not verify; the message lists every problem."""
+
+
+@task
+def run_scheduled_execution(execution_id: int) -> None:
+    """Run one scheduler tick's job; a duplicate delivery of the same tick does nothing."""
+    scheduled_execution_run(execution_id=execution_id)
+
+
+@task
+def worker_heartbeat() -> None:
+    """Write this worker's heartbeat: it ran, so a worker consumes the queue."""
+    heartbeat_record(kind=HeartbeatKind.WORKER)
+
+
+@task
+def verify_audit() -> int:
+    """Verify the activity log chain; fail with the problems when it is broken."""
+    report = activity_chain_verify()
+    if not report.intact:
+        problems = "\n".join(problem.message for problem in report.problems)
+        raise AuditChainBrokenError(
+            f"The activity log chain is broken ({len(report.problems)} problems):\n{problems}"
+        )
+    return report.rows
+
+
+@task
+def prune_task_results() -> dict[str, int]:
+    """Delete finished task results and stale heartbeats older than their retention."""
+    return task_results_prune()
