@@ -64,52 +64,54 @@ def token_revoke(
     return token
 
 
-def _apply(instance, data: dict) -> list[str]:
-    """Set the given fields; return the names whose value changed."""
-    changed = []
-    for field, value in data.items():
-        if getattr(instance, field) != value:
-            setattr(instance, field, value)
-            changed.append(field)
-    return changed
+def _user_settings_update(
+    *,
+    model: type[Profile] | type[Preferences],
+    user: User,
+    data: dict,
+    action: str,
+    request: HttpRequest | None,
+):
+    """Set the given fields on the user's one row of `model`, validate, save, record the action.
+
+    Nothing is written or recorded when no value changes.
+    """
+    with transaction.atomic():
+        row = model.objects.select_for_update().get(user=user)
+        changed = [field for field, value in data.items() if getattr(row, field) != value]
+        if changed:
+            for field in changed:
+                setattr(row, field, data[field])
+            row.full_clean()
+            row.save()
+            activity_record(
+                user=user,
+                action=action,
+                description=f"{model._meta.verbose_name.capitalize()} updated",
+                details={"fields": sorted(changed)},
+                request=request,
+            )
+    return row
 
 
 def profile_update(*, user: User, data: dict, request: HttpRequest | None = None) -> Profile:
     """Change profile fields; validated with the model's rules; recorded when anything changed."""
-    with transaction.atomic():
-        profile = Profile.objects.select_for_update().get(user=user)
-        changed = _apply(profile, data)
-        if changed:
-            profile.full_clean()
-            profile.save()
-            activity_record(
-                user=user,
-                action=ActivityAction.PROFILE_UPDATED,
-                description="Profile updated",
-                details={"fields": sorted(changed)},
-                request=request,
-            )
-    return profile
+    return _user_settings_update(
+        model=Profile, user=user, data=data, action=ActivityAction.PROFILE_UPDATED, request=request
+    )
 
 
 def preferences_update(
     *, user: User, data: dict, request: HttpRequest | None = None
 ) -> Preferences:
     """Change preferences; cross-field rules (primary mode enabled...) come back as field errors."""
-    with transaction.atomic():
-        preferences = Preferences.objects.select_for_update().get(user=user)
-        changed = _apply(preferences, data)
-        if changed:
-            preferences.full_clean()
-            preferences.save()
-            activity_record(
-                user=user,
-                action=ActivityAction.PREFERENCES_UPDATED,
-                description="Preferences updated",
-                details={"fields": sorted(changed)},
-                request=request,
-            )
-    return preferences
+    return _user_settings_update(
+        model=Preferences,
+        user=user,
+        data=data,
+        action=ActivityAction.PREFERENCES_UPDATED,
+        request=request,
+    )
 
 
 def user_session_end(*, user: User, session: UserSession, request: HttpRequest) -> None:

@@ -27,6 +27,10 @@ EXCLUDED_MODELS: dict[str, str] = {
     "audit.Heartbeat": "liveness pings, rewritten every few seconds",
     # The scheduler's own record of each run (a log); staff edits are to ScheduledJob.
     "audit.SchedulerExecution": "a run log written by the scheduler",
+    # A job's own columns (status, progress, times, error) are its history; the worker moves
+    # them with conditional UPDATEs (so two workers never claim one job), which signals never
+    # see, so a registration would record creation only and look complete when it is not.
+    "audit.BackgroundJob": "its status columns are its record; updated by conditional UPDATEs",
 }
 
 # Plain-text secret fields, excluded by name wherever they occur. Encrypted fields need no

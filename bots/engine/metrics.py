@@ -1,12 +1,11 @@
 """Performance maths over an equity curve (SPEC §4 definitions), for backtests and bot runs.
 
-Returns and drawdowns are Decimal arithmetic. Volatility, Sharpe and CAGR need a square root or a
-fractional power, so they are computed in float from the Decimal returns and converted back to
-Decimal (at `RATIO_PLACES`) on the way out; that conversion is the only float edge here.
+Drawdown, volatility and Sharpe are the portfolio engine's (one definition for the whole app),
+applied to the curve's period returns with no external flows. CAGR needs a fractional power, so
+it is computed in float and converted back to Decimal (at `RATIO_PLACES`): the only float edge.
 """
 
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +13,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from itertools import pairwise
 
 from bots.engine.numbers import ENGINE_CONTEXT, ONE, ZERO, divide
+from portfolio.engine import returns as portfolio_returns
 
 RATIO_PLACES = 8
 RATIO_QUANTUM = ONE.scaleb(-RATIO_PLACES)
@@ -60,25 +60,15 @@ def period_returns(*, values: Sequence[Decimal]) -> list[Decimal]:
 
 def max_drawdown(*, values: Sequence[Decimal]) -> Decimal:
     """The lowest V(t) / max V(s <= t) - 1 (0 or negative; 0 for fewer than two values)."""
-    worst = ZERO
-    peak: Decimal | None = None
-    with localcontext(ENGINE_CONTEXT):
-        for value in values:
-            if peak is None or value > peak:
-                peak = value
-            elif peak > ZERO:
-                worst = min(worst, value / peak - ONE)
-    return quantize_ratio(worst)
+    return quantize_ratio(portfolio_returns.max_drawdown(returns=period_returns(values=values)))
 
 
 def annualized_volatility(
     *, returns: Sequence[Decimal], periods_per_year: int = TRADING_DAYS
 ) -> Decimal | None:
     """Sample standard deviation of the returns x sqrt(periods per year); None under two returns."""
-    if len(returns) < 2:
-        return None
-    deviation = statistics.stdev(float(value) for value in returns)
-    return _to_ratio(deviation * math.sqrt(periods_per_year))
+    value = portfolio_returns.volatility(returns=returns, periods_per_year=periods_per_year)
+    return None if value is None else quantize_ratio(value)
 
 
 def sharpe_ratio(
@@ -92,14 +82,10 @@ def sharpe_ratio(
     `risk_free_rate` is annual (a fraction) and is spread evenly over the periods. None under two
     returns or when the returns do not vary (the ratio is undefined, not infinite).
     """
-    if len(returns) < 2:
-        return None
-    per_period = float(risk_free_rate) / periods_per_year
-    excess = [float(value) - per_period for value in returns]
-    deviation = statistics.stdev(excess)
-    if deviation == 0:
-        return None
-    return _to_ratio(statistics.fmean(excess) / deviation * math.sqrt(periods_per_year))
+    value = portfolio_returns.sharpe_ratio(
+        returns=returns, risk_free_rate=risk_free_rate, periods_per_year=periods_per_year
+    )
+    return None if value is None else quantize_ratio(value)
 
 
 def cagr(
