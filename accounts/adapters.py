@@ -1,10 +1,14 @@
-"""django-allauth adapters: account behaviour and TOTP secrets encrypted at rest."""
+"""django-allauth adapters: sign-up, TOTP secrets encrypted at rest, recorded session ends."""
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.mfa.adapter import DefaultMFAAdapter
+from allauth.usersessions.adapter import DefaultUserSessionsAdapter
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest
 
+from audit.models import ActivityAction
+from audit.services import activity_record
 from trading_lab.encryption import decrypt_str, encrypt_str
 
 
@@ -21,3 +25,21 @@ class MFAAdapter(DefaultMFAAdapter):
 
     def decrypt(self, encrypted_text: str) -> str:
         return decrypt_str(encrypted_text)
+
+
+class UserSessionsAdapter(DefaultUserSessionsAdapter):
+    """Every session ended through allauth (our Security tab or allauth's own session list,
+    one session or "all others") lands in the owner's activity log."""
+
+    def end_sessions(self, sessions) -> None:
+        for session in sessions:
+            current = session.is_current()
+            with transaction.atomic():
+                activity_record(
+                    user=session.user,
+                    action=ActivityAction.SESSION_ENDED,
+                    description="Signed out this session" if current else "Ended another session",
+                    details={"session_id": session.pk, "ip": session.ip, "current": current},
+                    request=self.request,
+                )
+                session.end()

@@ -118,14 +118,6 @@ def user_session_end(*, user: User, session: UserSession, request: HttpRequest) 
     """End one of the user's sign-in sessions; ending the current one signs them out."""
     if session.user_id != user.pk:
         raise ApplicationError("Invalid input.", {"session": ["This is not one of your sessions."]})
-    is_current = session.session_key == request.session.session_key
-    with transaction.atomic():
-        activity_record(
-            user=user,
-            action=ActivityAction.SESSION_ENDED,
-            description="Signed out this session" if is_current else "Ended another session",
-            details={"session_id": session.pk, "ip": session.ip, "current": is_current},
-            request=request,
-        )
-        # allauth's flow deletes the session's store entry and row, and signs out if current.
-        end_sessions(request, [session])
+    # allauth's flow ends it through accounts.adapters.UserSessionsAdapter, which records it,
+    # and signs the user out when it was the current session.
+    end_sessions(request, [session])

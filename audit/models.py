@@ -31,6 +31,16 @@ class ActivityAction(models.TextChoices):
     PROFILE_UPDATED = "profile_updated", "Profile updated"
     PREFERENCES_UPDATED = "preferences_updated", "Preferences updated"
     JOB_CANCELLED = "job_cancelled", "Job cancelled"
+    PORTFOLIO_CREATED = "portfolio_created", "Portfolio created"
+    PORTFOLIO_UPDATED = "portfolio_updated", "Portfolio updated"
+    PORTFOLIO_DELETED = "portfolio_deleted", "Portfolio deleted"
+    TRANSACTION_CREATED = "transaction_created", "Transaction created"
+    TRANSACTION_UPDATED = "transaction_updated", "Transaction updated"
+    TRANSACTION_DELETED = "transaction_deleted", "Transaction deleted"
+    TRANSACTIONS_IMPORTED = "transactions_imported", "Transactions imported"
+    EXPORT = "export", "Export"
+    PRICES_IMPORTED = "prices_imported", "Prices imported"
+    FX_RATES_IMPORTED = "fx_rates_imported", "FX rates imported"
 
 
 class AppendOnlyError(Exception):

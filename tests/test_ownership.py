@@ -27,7 +27,8 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -43,6 +44,7 @@ from django.conf import settings
 from django.db.models import Model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, path, resolve, reverse
+from django.utils import timezone
 from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
 from drf_spectacular.settings import spectacular_settings
 from rest_framework import serializers
@@ -56,6 +58,17 @@ from accounts.services import token_create, token_revoke
 from audit.models import ActivityAction, ActivityLog, BackgroundJob
 from audit.services import activity_record
 from audit.services.jobs import job_create
+from portfolio.models import (
+    Holding,
+    Instrument,
+    LedgerTotals,
+    Portfolio,
+    PortfolioSnapshot,
+    PriceBar,
+    Transaction,
+    TransactionType,
+)
+from portfolio.services import TransactionInput, portfolio_create, transaction_create
 from tests.factories import BrokerCredentialFactory, BrokerSessionFactory, UserFactory
 from trading_lab.api.fields import OwnedPrimaryKeyRelatedField
 from trading_lab.models import OwnedModel, OwnedQuerySet
@@ -131,6 +144,73 @@ def _user_session(user: User, seed: Seed) -> UserSession:
     )
 
 
+def _recent_day() -> date:
+    # Recent, so the snapshots each ledger write rebuilds stay few.
+    return timezone.localdate() - timedelta(days=6)
+
+
+def _private_instrument(user: User, seed: Seed) -> Instrument:
+    serial = next(_serial)
+    return Instrument.objects.create(
+        symbol=f"PRIV{serial}", owner=user, currency="USD", name=seed.mark(f"instrument-{serial}")
+    )
+
+
+def _priced_instrument(user: User, seed: Seed) -> Instrument:
+    instrument = _private_instrument(user, seed)
+    PriceBar.objects.create(instrument=instrument, date=_recent_day(), close=Decimal("12.5"))
+    return instrument
+
+
+def _portfolio(user: User, seed: Seed) -> Portfolio:
+    return portfolio_create(
+        user=user,
+        name=f"{seed.mark('portfolio')}-{next(_serial)}",
+        description=seed.mark("portfolio-description"),
+    )
+
+
+def _transaction(user: User, seed: Seed) -> Transaction:
+    """A BUY of a private instrument in a new portfolio: it also makes a holding and snapshots."""
+    return transaction_create(
+        portfolio=_portfolio(user, seed),
+        data=TransactionInput(
+            type=TransactionType.BUY,
+            date=_recent_day(),
+            quantity=Decimal(3),
+            price=Decimal("10.25"),
+            fee=Decimal(1),
+            instrument=_private_instrument(user, seed),
+            notes=seed.mark("transaction"),
+        ),
+    )
+
+
+def _holding(user: User, seed: Seed) -> Holding:
+    made = _transaction(user, seed)
+    return Holding.objects.get(portfolio=made.portfolio, instrument=made.instrument)
+
+
+def _snapshot(user: User, seed: Seed) -> PortfolioSnapshot:
+    return PortfolioSnapshot.objects.filter(portfolio=_transaction(user, seed).portfolio).latest(
+        "date"
+    )
+
+
+def _ledger_totals(user: User, seed: Seed) -> LedgerTotals:
+    return LedgerTotals.objects.get(portfolio=_transaction(user, seed).portfolio)
+
+
+def _ledger_portfolio(user: User, seed: Seed) -> Portfolio:
+    """The portfolio of the user's first seeded transaction (`rows["portfolio.Transaction"]`)."""
+    return (
+        Transaction.objects.for_user(user)
+        .filter(notes=seed.mark("transaction"))
+        .earliest("pk")
+        .portfolio
+    )
+
+
 # Makes one more of a user's rows of each owned model. Every concrete OwnedModel needs one
 # (test_every_owned_model_has_a_factory); one-per-user models return the existing row.
 OWNED_FACTORIES: dict[str, Callable[[User, Seed], Model]] = {
@@ -141,6 +221,12 @@ OWNED_FACTORIES: dict[str, Callable[[User, Seed], Model]] = {
     "accounts.BrokerSession": _broker_session,
     "audit.ActivityLog": _activity,
     "audit.BackgroundJob": _job,
+    "portfolio.Instrument": _private_instrument,
+    "portfolio.Portfolio": _portfolio,
+    "portfolio.Transaction": _transaction,
+    "portfolio.Holding": _holding,
+    "portfolio.PortfolioSnapshot": _snapshot,
+    "portfolio.LedgerTotals": _ledger_totals,
 }
 
 # User-owned rows of third-party apps (no for_user()): included in every snapshot, by owner.
@@ -380,6 +466,34 @@ def _shown_date(world: World) -> str:
     return world.seed.moment.date().isoformat()
 
 
+def _by_id(row: Model) -> dict[str, Any]:
+    return {"id": row.pk}
+
+
+def _deposit_body(portfolio: Model) -> dict[str, Any]:
+    """A transaction body the API accepts for `portfolio` (if it is the caller's)."""
+    return {
+        "portfolio": portfolio.pk,
+        "type": "DEPOSIT",
+        # Explicit, so a PATCH turning a seeded BUY into a deposit drops its instrument too.
+        "symbol": "",
+        "price": "250.00",
+        "date": _recent_day().isoformat(),
+        "notes": "posted by the ownership walk",
+    }
+
+
+def _import_body(portfolio: Model) -> dict[str, Any]:
+    """A JSON import into `portfolio` that really writes (a new external id every time)."""
+    row = {**_deposit_body(portfolio), "external_id": f"walk-{next(_serial)}"}
+    del row["portfolio"]
+    return {"portfolio": portfolio.pk, "dry_run": False, "transactions": [row]}
+
+
+def _traded_portfolio(user: User, seed: Seed) -> Portfolio:
+    return _transaction(user, seed).portfolio
+
+
 REGISTRY: dict[str, ObjectRoute | ScopedRoute] = {
     # ---- API (SPEC §6)
     "api-profile": ScopedRoute(
@@ -409,6 +523,49 @@ REGISTRY: dict[str, ObjectRoute | ScopedRoute] = {
     "api-jobs": ScopedRoute(methods=frozenset({"GET"}), shows=lambda w: [w.seed.mark("job")]),
     "api-job-detail": ObjectRoute(
         make=_job, methods=frozenset({"GET"}), url_kwargs=lambda j: {"id": j.pk}
+    ),
+    "api-portfolios": ScopedRoute(
+        methods=frozenset({"GET", "POST"}),
+        shows=lambda w: [w.rows["portfolio.Portfolio"].name],
+        body=lambda w: {"name": f"{w.seed.mark('api-portfolio')}-{next(_serial)}"},
+    ),
+    "api-portfolio-detail": ObjectRoute(
+        make=_portfolio,
+        methods=frozenset({"GET", "PUT", "PATCH", "DELETE"}),
+        url_kwargs=_by_id,
+        body=lambda p: {"name": f"{p.name}-renamed", "description": "renamed"},
+    ),
+    "api-portfolio-holdings": ObjectRoute(
+        make=_traded_portfolio, methods=frozenset({"GET"}), url_kwargs=_by_id
+    ),
+    "api-portfolio-performance": ObjectRoute(
+        make=_traded_portfolio, methods=frozenset({"GET"}), url_kwargs=_by_id
+    ),
+    "api-portfolio-series": ObjectRoute(
+        make=_traded_portfolio, methods=frozenset({"GET"}), url_kwargs=_by_id
+    ),
+    "api-transactions": ScopedRoute(
+        methods=frozenset({"GET", "POST"}),
+        shows=lambda w: [w.seed.mark("transaction")],
+        body=lambda w: _deposit_body(w.rows["portfolio.Portfolio"]),
+    ),
+    "api-transaction-detail": ObjectRoute(
+        make=_transaction,
+        methods=frozenset({"GET", "PUT", "PATCH", "DELETE"}),
+        url_kwargs=_by_id,
+        body=lambda t: _deposit_body(t.portfolio),
+    ),
+    "api-transactions-import": ScopedRoute(
+        methods=frozenset({"POST"}), body=lambda w: _import_body(w.rows["portfolio.Portfolio"])
+    ),
+    "api-transactions-export": ScopedRoute(
+        methods=frozenset({"GET"}), shows=lambda w: [w.seed.mark("transaction")]
+    ),
+    "api-instruments": ScopedRoute(
+        methods=frozenset({"GET"}), shows=lambda w: [w.rows["portfolio.Instrument"].name]
+    ),
+    "api-instrument-prices": ObjectRoute(
+        make=_priced_instrument, methods=frozenset({"GET"}), url_kwargs=_by_id
     ),
     # ---- Pages (SPEC §7). FormView pages take PUT as a POST, so they list it.
     "dashboard": ScopedRoute(
@@ -621,10 +778,28 @@ class BodyIdRoute:
     url_kwargs: Callable[[World], dict[str, Any]] = _no_body
 
 
-# None of the foundation's routes takes an id in its body yet (ids are in URLs);
-# test_every_api_route_taking_ids_in_its_body_is_registered makes sure each one that does is
-# listed here.
-BODY_ID_ROUTES: list[BodyIdRoute] = []
+def _seeded_transaction(world: World) -> dict[str, Any]:
+    return {"id": world.rows["portfolio.Transaction"].pk}
+
+
+# test_every_api_route_taking_ids_in_its_body_is_registered makes sure each route whose body
+# takes an id is listed here. An update names the transaction's own portfolio: moving a
+# transaction to another portfolio is refused for everyone.
+BODY_ID_ROUTES: list[BodyIdRoute] = [
+    BodyIdRoute("api-transactions", "POST", "portfolio", _portfolio, _deposit_body),
+    BodyIdRoute("api-transactions-import", "POST", "portfolio", _portfolio, _import_body),
+    *(
+        BodyIdRoute(
+            "api-transaction-detail",
+            method,
+            "portfolio",
+            _ledger_portfolio,
+            _deposit_body,
+            url_kwargs=_seeded_transaction,
+        )
+        for method in ("PUT", "PATCH")
+    ),
+]
 
 
 def check_body_id_route(entry: BodyIdRoute, a: World, b: World, routes: dict[str, Route]):

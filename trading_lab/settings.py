@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "accounts",
     "audit",
+    "portfolio",
 ]
 
 MIDDLEWARE = [
@@ -168,6 +169,7 @@ MFA_ADAPTER = "accounts.adapters.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Trading Lab"
 USERSESSIONS_TRACK_ACTIVITY = True
+USERSESSIONS_ADAPTER = "accounts.adapters.UserSessionsAdapter"
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
 SOCIALACCOUNT_STORE_TOKENS = False
@@ -274,6 +276,9 @@ HEARTBEAT_STALE_AFTER = timedelta(seconds=env.int("HEARTBEAT_STALE_SECONDS", def
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 AUDITLOG_STORE_JSON_CHANGES = True
 ACTIVITY_RETENTION_DAYS = env.int("ACTIVITY_RETENTION_DAYS", default=90)
+
+# Annual risk-free rate for the Sharpe ratio (SPEC §4), a decimal fraction: "0.02" is 2 %.
+PORTFOLIO_RISK_FREE_RATE = env.str("PORTFOLIO_RISK_FREE_RATE", default="0")
 
 # Security headers. Content Security Policy without inline scripts (django-csp 4).
 SECURE_CONTENT_TYPE_NOSNIFF = True

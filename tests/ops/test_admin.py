@@ -28,6 +28,7 @@ from audit.models import (
 from audit.services.jobs import job_create
 from audit.tasks import worker_heartbeat
 from tests.factories import PASSWORD, BrokerCredentialFactory, BrokerSessionFactory, UserFactory
+from tests.portfolio.admin_rows import portfolio_rows
 
 # Registered models that may have no row in a test database, each with why. Their changelist
 # and add page are still checked; a model not listed here must get a row in `admin_rows`.
@@ -92,6 +93,7 @@ def admin_rows(staff_user) -> list[str]:
     SchedulerExecution.objects.create(job=scheduled, scheduled_for=timezone.now())
     Heartbeat.objects.create(kind=HeartbeatKind.WORKER, instance="host:1", beat_at=timezone.now())
     worker_heartbeat.enqueue()
+    portfolio_rows(trader)
 
     return [
         credential.api_key,

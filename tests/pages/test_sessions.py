@@ -92,3 +92,18 @@ def test_allauth_sessions_page_offers_end_buttons_too(laptop, phone):
 
     assert reverse("profile_session_end", args=[_session_of(phone).pk]) in html
     assert "Sign Out Other Sessions" in html
+
+
+def test_allauths_sign_out_other_sessions_records_each_ended_session(user, password, laptop, phone):
+    tablet = signed_in_client(user, password, "Mozilla/5.0 (iPad; CPU OS 17_0) Safari/604.1")
+    others = {_session_of(phone).pk, _session_of(tablet).pk}
+
+    response = laptop.post(reverse("usersessions_list"))
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert set(UserSession.objects.filter(user=user).values_list("pk", flat=True)) == {
+        _session_of(laptop).pk
+    }
+    rows = ActivityLog.objects.for_user(user).filter(action=ActivityAction.SESSION_ENDED)
+    assert {row.details["session_id"] for row in rows} == others
+    assert all(row.details["current"] is False for row in rows)

@@ -1,0 +1,522 @@
+"""Reads of the portfolio area: lists, holdings, performance, series, and the derived ledger.
+
+`ledger_derive` is the one place the engine's fold and snapshot build are fed from the database:
+the services write what it returns, and `verify_ledger` compares it with what is stored.
+`portfolio_performance` and `portfolio_series` read stored rows (holdings, `LedgerTotals`, daily
+snapshots) with a fixed number of queries, so their cost does not grow with the number of
+transactions: days after the last write are valued on the fly from the stored state, and only an
+`as_of` before the last write folds the transactions up to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+from django.conf import settings
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from portfolio import engine
+from portfolio.engine.numbers import ENGINE_CONTEXT
+from portfolio.models import (
+    FxRate,
+    Holding,
+    Instrument,
+    LedgerTotals,
+    Portfolio,
+    PortfolioSnapshot,
+    PriceBar,
+    Split,
+    Transaction,
+)
+from trading_lab.decimals import MONEY, PRICE, QUANTITY
+from trading_lab.exceptions import ApplicationError
+
+# Django's `week_day` lookup: 1 is Sunday, 7 is Saturday.
+_WEEKEND = (1, 7)
+
+
+def quantize(value: Decimal, spec: dict) -> Decimal:
+    """`value` rounded (half-even) to the decimal places of a column precision from decimals.py."""
+    with localcontext(ENGINE_CONTEXT):
+        return value.quantize(Decimal(1).scaleb(-spec["decimal_places"]), rounding=ROUND_HALF_EVEN)
+
+
+def portfolio_list(*, user) -> QuerySet[Portfolio]:
+    """The user's portfolios, by name."""
+    return Portfolio.objects.for_user(user).order_by("name", "pk")
+
+
+def transaction_list(
+    *,
+    user,
+    portfolio: Portfolio | None = None,
+    symbol: str | None = None,
+    type: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[Transaction]:
+    """The user's transactions, newest first, optionally filtered (symbol is case-insensitive)."""
+    rows = Transaction.objects.for_user(user).select_related("instrument", "portfolio")
+    if portfolio is not None:
+        rows = rows.filter(portfolio=portfolio)
+    if symbol:
+        rows = rows.filter(instrument__symbol__iexact=symbol)
+    if type:
+        rows = rows.filter(type=type)
+    if date_from is not None:
+        rows = rows.filter(date__gte=date_from)
+    if date_to is not None:
+        rows = rows.filter(date__lte=date_to)
+    return rows.order_by("-date", "-id")
+
+
+def holding_list(*, portfolio: Portfolio, include_closed: bool = False) -> QuerySet[Holding]:
+    """The portfolio's stored holdings (open positions unless `include_closed`), by symbol."""
+    rows = Holding.objects.filter(portfolio=portfolio).select_related("instrument")
+    if not include_closed:
+        rows = rows.filter(quantity__gt=0)
+    return rows.order_by("instrument__symbol", "instrument__exchange", "pk")
+
+
+def instrument_search(*, user, query: str = "") -> QuerySet[Instrument]:
+    """Shared instruments and the user's private ones whose symbol or name matches `query`."""
+    rows = Instrument.objects.visible_to(user)
+    query = (query or "").strip()
+    if query:
+        rows = rows.filter(Q(symbol__istartswith=query) | Q(name__icontains=query))
+    return rows.order_by("symbol", "exchange", "pk")
+
+
+def price_bar_list(
+    *, instrument: Instrument, start: date | None = None, end: date | None = None
+) -> QuerySet[PriceBar]:
+    """An instrument's daily bars in date order, optionally limited to [start, end]."""
+    rows = PriceBar.objects.filter(instrument=instrument)
+    if start is not None:
+        rows = rows.filter(date__gte=start)
+    if end is not None:
+        rows = rows.filter(date__lte=end)
+    return rows.order_by("date")
+
+
+# --- market data and ledger rows as engine inputs -------------------------------------------
+
+
+def ledger_records(
+    *, portfolio: Portfolio, through: date | None = None
+) -> list[engine.TransactionRecord]:
+    """The portfolio's transactions in ledger order (date, then entry order) as engine records."""
+    rows = Transaction.objects.filter(portfolio=portfolio)
+    if through is not None:
+        rows = rows.filter(date__lte=through)
+    return [
+        engine.TransactionRecord(
+            id=pk,
+            date=day,
+            type=kind,
+            instrument=instrument_id,
+            quantity=quantity,
+            price=price,
+            fee=fee,
+            currency=currency,
+            fx_rate=fx_rate,
+        )
+        for pk, day, kind, instrument_id, quantity, price, fee, currency, fx_rate in rows.order_by(
+            "date", "id"
+        ).values_list(
+            "id", "date", "type", "instrument_id", "quantity", "price", "fee", "currency", "fx_rate"
+        )
+    ]
+
+
+def split_calendar(*, instrument_ids: Iterable[int]) -> engine.SplitCalendar:
+    """The splits of the given instruments."""
+    ids = list(instrument_ids)
+    if not ids:
+        return engine.SplitCalendar()
+    return engine.SplitCalendar(
+        engine.Split(instrument=i, date=d, numerator=n, denominator=m)
+        for i, d, n, m in Split.objects.filter(instrument_id__in=ids)
+        .order_by()
+        .values_list("instrument_id", "date", "numerator", "denominator")
+    )
+
+
+def price_table(
+    *, instrument_ids: Iterable[int], start: date | None, end: date
+) -> engine.PriceTable:
+    """Closes dated after `start` through `end`, plus each instrument's last close on or before
+    `start` (everything through `end` when `start` is None): what valuing (start, end] needs.
+    """
+    ids = list(instrument_ids)
+    if not ids:
+        return engine.PriceTable()
+    rows = PriceBar.objects.filter(instrument_id__in=ids).order_by()
+    if start is None:
+        rows = rows.filter(date__lte=end)
+    else:
+        last_before = (
+            PriceBar.objects.filter(instrument_id=OuterRef("instrument_id"), date__lte=start)
+            .order_by("-date")
+            .values("date")[:1]
+        )
+        rows = rows.filter(Q(date__gt=start, date__lte=end) | Q(date=Subquery(last_before)))
+    return engine.PriceTable(rows.values_list("instrument_id", "date", "close"))
+
+
+def fx_table(
+    *, base: str, currencies: Iterable[str], start: date | None, end: date
+) -> engine.FxTable:
+    """Rates between `base` and each other currency (both directions), dated as `price_table`."""
+    others = sorted(set(currencies) - {base})
+    if not others:
+        return engine.FxTable()
+    rows = FxRate.objects.filter(
+        Q(base__in=others, quote=base) | Q(base=base, quote__in=others)
+    ).order_by()
+    if start is None:
+        rows = rows.filter(date__lte=end)
+    else:
+        last_before = (
+            FxRate.objects.filter(base=OuterRef("base"), quote=OuterRef("quote"), date__lte=start)
+            .order_by("-date")
+            .values("date")[:1]
+        )
+        rows = rows.filter(Q(date__gt=start, date__lte=end) | Q(date=Subquery(last_before)))
+    return engine.FxTable(rows.values_list("base", "quote", "date", "rate"))
+
+
+@dataclass(frozen=True)
+class DerivedLedger:
+    """A portfolio's derived rows as the engine computes them from the ledger (unsaved).
+
+    `snapshots` covers the days after `snapshots_after` (every day when it is None); stored
+    snapshots up to and including that day are unaffected.
+    """
+
+    holdings: list[Holding]
+    totals: LedgerTotals
+    snapshots: list[PortfolioSnapshot]
+    snapshots_after: date | None
+
+
+HOLDING_FIELDS = (
+    "quantity",
+    "average_cost",
+    "average_cost_base",
+    "cost_basis",
+    "cost_basis_base",
+    "realized_pnl",
+    "realized_pnl_base",
+    "fees",
+    "fees_base",
+    "dividends",
+    "dividends_base",
+    "last_trade_price",
+    "last_trade_date",
+)
+_HOLDING_PRECISION = {
+    "quantity": QUANTITY,
+    "average_cost": PRICE,
+    "average_cost_base": PRICE,
+    "last_trade_price": PRICE,
+}
+TOTALS_FIELDS = (
+    "as_of",
+    "cash",
+    "fees",
+    "dividends",
+    "interest",
+    "deposits",
+    "withdrawals",
+    "implicit_deposits",
+    "net_external_flow",
+)
+SNAPSHOT_FIELDS = ("value", "cost_basis", "cash", "net_flow")
+
+
+def _stored_value(name: str, value):
+    if isinstance(value, Decimal):
+        return quantize(value, _HOLDING_PRECISION.get(name, MONEY))
+    return value
+
+
+def _holding_row(portfolio: Portfolio, holding: engine.Holding) -> Holding:
+    return Holding(
+        portfolio=portfolio,
+        instrument_id=holding.instrument,
+        **{name: _stored_value(name, getattr(holding, name)) for name in HOLDING_FIELDS},
+    )
+
+
+def _totals_row(portfolio: Portfolio, summary: engine.LedgerSummary | None) -> LedgerTotals:
+    if summary is None:
+        return LedgerTotals(portfolio=portfolio, as_of=None)
+    return LedgerTotals(
+        portfolio=portfolio,
+        as_of=summary.as_of,
+        **{name: quantize(getattr(summary, name), MONEY) for name in TOTALS_FIELDS[1:]},
+    )
+
+
+def _snapshot_row(portfolio: Portfolio, snapshot: engine.Snapshot) -> PortfolioSnapshot:
+    return PortfolioSnapshot(
+        portfolio=portfolio,
+        date=snapshot.date,
+        value=quantize(snapshot.value, MONEY),
+        cost_basis=quantize(snapshot.cost_basis, MONEY),
+        cash=quantize(snapshot.cash, MONEY),
+        net_flow=quantize(snapshot.net_external_flow, MONEY),
+    )
+
+
+def ledger_derive(
+    *, portfolio: Portfolio, since: date | None = None, end: date | None = None
+) -> DerivedLedger:
+    """Fold the whole ledger and value it daily from `since` (a changed day) through `end`.
+
+    Snapshots are rebuilt from the last stored weekday snapshot before `since`, so a change
+    costs the days after it, not the whole history; without a usable one, from the start.
+    `end` defaults to today and is never before the last transaction. Raises the engine's
+    errors (oversell, missing FX rate...).
+    """
+    records = ledger_records(portfolio=portfolio)
+    end = max([end or timezone.localdate(), *(r.date for r in records[-1:])])
+    if not records:
+        return DerivedLedger(
+            holdings=[],
+            totals=_totals_row(portfolio, None),
+            snapshots=[],
+            snapshots_after=None,
+        )
+    base = portfolio.base_currency
+    instrument_ids = {r.instrument for r in records if r.instrument is not None}
+    currencies = {r.currency for r in records}
+    splits = split_calendar(instrument_ids=instrument_ids)
+
+    after = None
+    if since is not None and since > records[0].date:
+        after = (
+            PortfolioSnapshot.objects.filter(portfolio=portfolio, date__lt=since)
+            .exclude(date__week_day__in=_WEEKEND)
+            .order_by("-date")
+            .values_list("date", flat=True)
+            .first()
+        )
+    prices = price_table(instrument_ids=instrument_ids, start=after, end=end)
+    fx = fx_table(base=base, currencies=currencies, start=after, end=end)
+    if after is None:
+        run = engine.snapshots_build(
+            transactions=records,
+            prices=prices,
+            fx=fx,
+            end=end,
+            base_currency=base,
+            splits=splits,
+        )
+    else:
+        state = engine.ledger_fold_all(
+            transactions=[r for r in records if r.date <= after],
+            base_currency=base,
+            splits=splits,
+            through=after,
+        )
+        run = engine.snapshots_build(
+            transactions=[r for r in records if r.date > after],
+            prices=prices,
+            fx=fx,
+            end=end,
+            splits=splits,
+            state=state,
+        )
+    summary = engine.ledger_summary(state=run.state)
+    return DerivedLedger(
+        holdings=[_holding_row(portfolio, h) for h in summary.holdings],
+        totals=_totals_row(portfolio, summary),
+        snapshots=[_snapshot_row(portfolio, s) for s in run.snapshots],
+        snapshots_after=after,
+    )
+
+
+# --- performance and series from stored rows -------------------------------------------------
+
+
+def _risk_free_rate() -> Decimal:
+    return Decimal(str(settings.PORTFOLIO_RISK_FREE_RATE))
+
+
+def _engine_holding(row: Holding) -> engine.Holding:
+    return engine.Holding(
+        instrument=row.instrument_id,
+        currency=row.instrument.currency,
+        **{name: getattr(row, name) for name in HOLDING_FIELDS},
+    )
+
+
+def _engine_snapshot(row: PortfolioSnapshot) -> engine.Snapshot:
+    return engine.Snapshot(
+        date=row.date,
+        value=row.value,
+        cost_basis=row.cost_basis,
+        cash=row.cash,
+        net_external_flow=row.net_flow,
+    )
+
+
+@dataclass(frozen=True)
+class _StoredLedger:
+    totals: LedgerTotals | None
+    holdings: list[Holding]
+
+    @property
+    def as_of(self) -> date | None:
+        return self.totals.as_of if self.totals is not None else None
+
+    def summary(self, base: str) -> engine.LedgerSummary:
+        totals = self.totals
+        if totals is None or totals.as_of is None:
+            return engine.ledger_summary(state=engine.ledger_new(base_currency=base))
+        return engine.LedgerSummary(
+            base_currency=base,
+            as_of=totals.as_of,
+            cash=totals.cash,
+            fees=totals.fees,
+            dividends=totals.dividends,
+            interest=totals.interest,
+            deposits=totals.deposits,
+            withdrawals=totals.withdrawals,
+            implicit_deposits=totals.implicit_deposits,
+            net_external_flow=totals.net_external_flow,
+            # Per-day flows live in the snapshots; nothing downstream reads them from here.
+            flows={},
+            holdings=tuple(_engine_holding(h) for h in self.holdings),
+        )
+
+
+def _stored_ledger(portfolio: Portfolio) -> _StoredLedger:
+    totals = LedgerTotals.objects.filter(portfolio=portfolio).first()
+    holdings = list(
+        Holding.objects.filter(portfolio=portfolio).select_related("instrument").order_by("pk")
+    )
+    return _StoredLedger(totals=totals, holdings=holdings)
+
+
+def _instrument_infos(holdings: Iterable[Holding]) -> dict[int, engine.InstrumentInfo]:
+    return {
+        h.instrument_id: engine.InstrumentInfo(
+            symbol=h.instrument.symbol, exchange=h.instrument.exchange
+        )
+        for h in holdings
+    }
+
+
+def _extend(
+    *,
+    portfolio: Portfolio,
+    stored: _StoredLedger,
+    end: date,
+    splits: engine.SplitCalendar,
+) -> tuple[list[engine.Snapshot], engine.LedgerSummary, engine.PriceTable, engine.FxTable]:
+    """Value the days after the stored rows through `end`, when the ledger has not moved since.
+
+    Every write rebuilds through its own day and no transaction is dated in the future, so no
+    transaction is dated after the stored `as_of`: the state there (stored holdings and totals)
+    only meets prices, FX rates and splits on later days.
+    """
+    base = portfolio.base_currency
+    summary = stored.summary(base)
+    ids = [h.instrument_id for h in stored.holdings]
+    currencies = {h.instrument.currency for h in stored.holdings}
+    start = stored.as_of
+    prices = price_table(instrument_ids=ids, start=start, end=end)
+    fx = fx_table(base=base, currencies=currencies, start=start, end=end)
+    if start is None or end <= start:
+        return [], summary, prices, fx
+    run = engine.snapshots_build(
+        transactions=(),
+        prices=prices,
+        fx=fx,
+        end=end,
+        splits=splits,
+        state=engine.ledger_state_from_summary(summary=summary),
+    )
+    return list(run.snapshots), engine.ledger_summary(state=run.state), prices, fx
+
+
+def _answerable(exc: engine.EngineValidationError) -> ApplicationError:
+    # Market data the valuation needs can be missing (an FX rate, say): a 400 naming it.
+    return ApplicationError(exc.message, exc.as_field_errors())
+
+
+def portfolio_performance(*, portfolio: Portfolio, as_of: date) -> engine.Performance:
+    """The SPEC §4/§6 performance answer at `as_of`, from stored snapshots, holdings and totals.
+
+    The query count is fixed. From the last write onward nothing is folded; an `as_of` before
+    the last write folds the transactions up to it in memory (one query). Missing market data
+    is an `ApplicationError` naming it.
+    """
+    try:
+        return _performance(portfolio, as_of)
+    except engine.EngineValidationError as exc:
+        raise _answerable(exc) from exc
+
+
+def _performance(portfolio: Portfolio, as_of: date) -> engine.Performance:
+    base = portfolio.base_currency
+    stored = _stored_ledger(portfolio)
+    ids = [h.instrument_id for h in stored.holdings]
+    splits = split_calendar(instrument_ids=ids)
+    infos = _instrument_infos(stored.holdings)
+    stored_rows = [
+        _engine_snapshot(s)
+        for s in PortfolioSnapshot.objects.filter(portfolio=portfolio, date__lte=as_of).order_by(
+            "date"
+        )
+    ]
+    if stored.as_of is None or as_of >= stored.as_of:
+        extra, summary, prices, fx = _extend(
+            portfolio=portfolio, stored=stored, end=as_of, splits=splits
+        )
+        snapshots = stored_rows + extra
+    else:
+        records = ledger_records(portfolio=portfolio, through=as_of)
+        state = engine.ledger_fold_all(
+            transactions=records, base_currency=base, splits=splits, through=as_of
+        )
+        summary = engine.ledger_summary(state=state)
+        currencies = {h.instrument.currency for h in stored.holdings}
+        prices = price_table(instrument_ids=ids, start=as_of, end=as_of)
+        fx = fx_table(base=base, currencies=currencies, start=as_of, end=as_of)
+        snapshots = stored_rows
+    return engine.performance_from_snapshots(
+        snapshots=snapshots,
+        ledger=summary,
+        prices=prices,
+        fx=fx,
+        as_of=as_of,
+        splits=splits,
+        instruments=infos,
+        risk_free_rate=_risk_free_rate(),
+    )
+
+
+def portfolio_series(*, portfolio: Portfolio, start: date, end: date) -> list[PortfolioSnapshot]:
+    """Daily snapshots in [start, end]; days after the last write are valued on the fly."""
+    rows = list(
+        PortfolioSnapshot.objects.filter(
+            portfolio=portfolio, date__gte=start, date__lte=end
+        ).order_by("date")
+    )
+    stored = _stored_ledger(portfolio)
+    if stored.as_of is None or end <= stored.as_of:
+        return rows
+    splits = split_calendar(instrument_ids=[h.instrument_id for h in stored.holdings])
+    try:
+        extra, _, _, _ = _extend(portfolio=portfolio, stored=stored, end=end, splits=splits)
+    except engine.EngineValidationError as exc:
+        raise _answerable(exc) from exc
+    return rows + [_snapshot_row(portfolio, s) for s in extra if s.date >= start]

@@ -1,0 +1,613 @@
+"""Writes of the ledger: portfolios, private instruments, transactions and their derived rows.
+
+Every write locks the portfolio row, so writes to one portfolio serialise, and recomputes the
+holdings, totals and snapshots in the same database transaction (SPEC §3 Holding). The maths is
+the engine's (`portfolio.engine`); this module only feeds it and stores what it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError
+from django.db import transaction as db_transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from audit.models import ActivityAction
+from audit.services import activity_record
+from portfolio import engine
+from portfolio.models import (
+    INSTRUMENT_TYPES,
+    AssetClass,
+    Holding,
+    Instrument,
+    LedgerTotals,
+    Portfolio,
+    PortfolioSnapshot,
+    Transaction,
+    TransactionType,
+)
+from portfolio.selectors import (
+    HOLDING_FIELDS,
+    TOTALS_FIELDS,
+    DerivedLedger,
+    fx_table,
+    ledger_derive,
+    quantize,
+)
+from trading_lab.decimals import RATE
+from trading_lab.exceptions import ApplicationError
+
+INVALID = "Invalid input."
+PORTFOLIO_FIELDS = ("name", "base_currency", "description", "config")
+CASH_ONLY_TYPES = (TransactionType.DEPOSIT, TransactionType.WITHDRAWAL)
+
+
+@dataclass
+class TransactionInput:
+    """A transaction as a caller gives it; `None` fields take the SPEC §3 defaults."""
+
+    type: str
+    date: date
+    quantity: Decimal | None
+    price: Decimal
+    fee: Decimal = Decimal(0)
+    instrument: Instrument | None = None
+    currency: str | None = None
+    fx_rate: Decimal | None = None
+    notes: str = ""
+    external_id: str = ""
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _locked(portfolio: Portfolio) -> Portfolio:
+    return Portfolio.objects.select_for_update().select_related("user").get(pk=portfolio.pk)
+
+
+def _field_errors(exc: ValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {
+            ("non_field_errors" if field == NON_FIELD_ERRORS else field): messages
+            for field, messages in exc.message_dict.items()
+        }
+    return {"non_field_errors": exc.messages}
+
+
+def _clean(obj, **kwargs) -> None:
+    try:
+        obj.full_clean(**kwargs)
+    except ValidationError as exc:
+        raise ApplicationError(INVALID, _field_errors(exc)) from exc
+
+
+def _engine_error(exc: engine.EngineValidationError) -> ApplicationError:
+    if isinstance(exc, engine.OversellError):
+        instrument = Instrument.objects.filter(pk=exc.instrument).first()
+        message = (
+            f"The sell of {exc.requested.normalize():f} {instrument or exc.instrument} on "
+            f"{exc.on.isoformat()} would exceed the {exc.held.normalize():f} held on that date."
+        )
+        return ApplicationError(message, {"quantity": [message]})
+    return ApplicationError(exc.message, exc.as_field_errors())
+
+
+def _money(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def _write_derived(portfolio: Portfolio, derived: DerivedLedger) -> None:
+    """Store `derived`: holdings and totals row by row (with history), snapshots in bulk."""
+    existing = {h.instrument_id: h for h in Holding.objects.filter(portfolio=portfolio)}
+    for new in derived.holdings:
+        old = existing.pop(new.instrument_id, None)
+        if old is None:
+            new.save()
+            continue
+        changed = [f for f in HOLDING_FIELDS if getattr(old, f) != getattr(new, f)]
+        if changed:
+            for name in changed:
+                setattr(old, name, getattr(new, name))
+            old.save(update_fields=[*changed, "updated_at"])
+    for gone in existing.values():
+        gone.delete()
+
+    totals = LedgerTotals.objects.filter(portfolio=portfolio).first()
+    if totals is None:
+        derived.totals.save()
+    else:
+        changed = [f for f in TOTALS_FIELDS if getattr(totals, f) != getattr(derived.totals, f)]
+        if changed:
+            for name in changed:
+                setattr(totals, name, getattr(derived.totals, name))
+            totals.save(update_fields=[*changed, "updated_at"])
+
+    # Snapshots are a cache rewritten in bulk, with no model history (audit/history.py says why).
+    stale = PortfolioSnapshot.objects.filter(portfolio=portfolio)
+    if derived.snapshots_after is not None:
+        stale = stale.filter(date__gt=derived.snapshots_after)
+    stale.delete()
+    PortfolioSnapshot.objects.bulk_create(derived.snapshots, batch_size=1000)
+
+
+def _recompute(portfolio: Portfolio, since: date | None) -> None:
+    try:
+        derived = ledger_derive(portfolio=portfolio, since=since)
+    except engine.EngineValidationError as exc:
+        raise _engine_error(exc) from exc
+    _write_derived(portfolio, derived)
+
+
+def _decimal(value):
+    # Integers are exact; anything else (a float above all) is left for the type check to refuse.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    return value
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def _fx_rate(*, table: engine.FxTable, currency: str, base: str, day: date) -> Decimal:
+    try:
+        return quantize(table.rate(currency=currency, base=base, day=day), RATE)
+    except engine.MissingFxRateError as exc:
+        raise ApplicationError(exc.message, exc.as_field_errors()) from exc
+
+
+def _fill(
+    txn: Transaction, portfolio: Portfolio, data: TransactionInput, fx: engine.FxTable | None
+) -> None:
+    """Set `txn` from `data` with the SPEC §3 defaults; raise every field error found at once.
+
+    `fx` is a preloaded table for bulk writes; without it a missing rate is looked up.
+    """
+    errors: dict[str, list[str]] = {}
+    kind = data.type
+    if kind not in TransactionType.values:
+        errors["type"] = [f"Must be one of {', '.join(TransactionType.values)}."]
+    instrument = data.instrument
+    if kind in INSTRUMENT_TYPES and instrument is None:
+        errors["instrument"] = [f"An instrument is required for {kind}."]
+    if kind in CASH_ONLY_TYPES and instrument is not None:
+        errors["instrument"] = [f"A {kind} takes no instrument."]
+    if instrument is not None and instrument.owner_id not in (None, portfolio.user_id):
+        # Another user's private instrument does not exist as far as this caller can tell.
+        errors["instrument"] = ["Object does not exist."]
+    if not isinstance(data.date, date) or data.date > _today():
+        errors["date"] = ["Must not be in the future."]
+    quantity = data.quantity
+    if quantity is None:
+        if kind in INSTRUMENT_TYPES:
+            errors["quantity"] = [f"A quantity is required for {kind}."]
+        quantity = Decimal(1)
+    fee = _decimal(data.fee) if data.fee is not None else Decimal(0)
+    quantity = _decimal(quantity)
+    price = _decimal(data.price)
+    for name, value, minimum in (("quantity", quantity, 0), ("price", price, 0)):
+        if not isinstance(value, Decimal) or not value.is_finite():
+            errors.setdefault(name, ["Must be a decimal number."])
+        elif value <= minimum:
+            errors.setdefault(name, ["Must be greater than zero."])
+    if not isinstance(fee, Decimal) or not fee.is_finite():
+        errors["fee"] = ["Must be a decimal number."]
+    elif fee < 0:
+        errors["fee"] = ["Must not be negative."]
+    currency = (data.currency or "").upper() or (
+        instrument.currency if instrument is not None else portfolio.base_currency
+    )
+    if instrument is not None and currency != instrument.currency:
+        errors["currency"] = [
+            f"{instrument} is quoted in {instrument.currency}; record the transaction in it."
+        ]
+    fx_rate = data.fx_rate
+    if currency == portfolio.base_currency:
+        if fx_rate is not None and fx_rate != 1:
+            errors["fx_rate"] = [f"Must be 1 for the base currency {currency}."]
+        fx_rate = Decimal(1)
+    elif fx_rate is not None:
+        fx_rate = _decimal(fx_rate)
+        if not isinstance(fx_rate, Decimal) or not fx_rate.is_finite() or fx_rate <= 0:
+            errors["fx_rate"] = ["Must be a decimal number greater than zero."]
+    if errors:
+        raise ApplicationError(INVALID, errors)
+    if fx_rate is None:
+        if fx is None:
+            fx_rate = fx_rate_lookup(currency=currency, base=portfolio.base_currency, day=data.date)
+        else:
+            fx_rate = _fx_rate(
+                table=fx, currency=currency, base=portfolio.base_currency, day=data.date
+            )
+
+    txn.portfolio = portfolio
+    txn.type = kind
+    txn.instrument = instrument
+    txn.quantity = quantity
+    txn.price = price
+    txn.fee = fee
+    txn.currency = currency
+    txn.fx_rate = fx_rate
+    txn.date = data.date
+    txn.notes = data.notes or ""
+    txn.external_id = (data.external_id or "").strip()
+
+
+def _details(txn: Transaction) -> dict:
+    return {
+        "portfolio_id": txn.portfolio_id,
+        "transaction_id": txn.pk,
+        "type": txn.type,
+        "symbol": txn.instrument.symbol if txn.instrument else None,
+        "date": txn.date,
+        "quantity": _money(txn.quantity),
+        "price": _money(txn.price),
+        "currency": txn.currency,
+    }
+
+
+def _describe(txn: Transaction) -> str:
+    subject = f" {txn.instrument}" if txn.instrument else ""
+    return f"{txn.type.title()}{subject} on {txn.date.isoformat()} in “{txn.portfolio.name}”"
+
+
+# --- portfolios ------------------------------------------------------------------------------
+
+
+def _check_name_free(*, user, name: str, exclude_pk: int | None = None) -> None:
+    taken = Portfolio.objects.for_user(user).filter(name=name)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    if taken.exists():
+        raise ApplicationError(INVALID, {"name": ["You already have a portfolio with this name."]})
+
+
+def portfolio_create(
+    *,
+    user,
+    name: str,
+    base_currency: str = "USD",
+    description: str = "",
+    config: dict | None = None,
+    request: HttpRequest | None = None,
+) -> Portfolio:
+    """Create a portfolio of `user` (the owner is always the caller)."""
+    config = {} if config is None else config
+    if not isinstance(config, dict):
+        raise ApplicationError(INVALID, {"config": ["Must be a JSON object."]})
+    portfolio = Portfolio(
+        user=user,
+        name=(name or "").strip(),
+        base_currency=(base_currency or "").upper(),
+        description=description or "",
+        config=config,
+    )
+    with db_transaction.atomic():
+        _check_name_free(user=user, name=portfolio.name)
+        _clean(portfolio)
+        portfolio.save()
+        LedgerTotals.objects.create(portfolio=portfolio)
+        activity_record(
+            user=user,
+            action=ActivityAction.PORTFOLIO_CREATED,
+            description=f"Portfolio “{portfolio.name}” created",
+            details={"portfolio_id": portfolio.pk, "base_currency": portfolio.base_currency},
+            request=request,
+        )
+    return portfolio
+
+
+def portfolio_update(
+    *, portfolio: Portfolio, data: dict, request: HttpRequest | None = None
+) -> Portfolio:
+    """Change name, base currency, description or config; the base only while it is empty.
+
+    Recorded when anything changed.
+    """
+    unknown = sorted(set(data) - set(PORTFOLIO_FIELDS))
+    if unknown:
+        raise ApplicationError(INVALID, {name: ["Cannot be changed."] for name in unknown})
+    values = dict(data)
+    if "name" in values:
+        values["name"] = (values["name"] or "").strip()
+    if "base_currency" in values:
+        values["base_currency"] = (values["base_currency"] or "").upper()
+    if "config" in values and not isinstance(values["config"], dict):
+        raise ApplicationError(INVALID, {"config": ["Must be a JSON object."]})
+    with db_transaction.atomic():
+        locked = _locked(portfolio)
+        changed = [name for name, value in values.items() if getattr(locked, name) != value]
+        if not changed:
+            return locked
+        if "name" in changed:
+            _check_name_free(user=locked.user, name=values["name"], exclude_pk=locked.pk)
+        if "base_currency" in changed and locked.transactions.exists():
+            raise ApplicationError(
+                INVALID,
+                {
+                    "base_currency": [
+                        "Cannot change while the portfolio has transactions: their FX rates "
+                        "are to the current base currency."
+                    ]
+                },
+            )
+        for name in changed:
+            setattr(locked, name, values[name])
+        _clean(locked)
+        locked.save()
+        activity_record(
+            user=locked.user,
+            action=ActivityAction.PORTFOLIO_UPDATED,
+            description=f"Portfolio “{locked.name}” updated",
+            details={"portfolio_id": locked.pk, "fields": sorted(changed)},
+            request=request,
+        )
+    return locked
+
+
+def portfolio_delete(*, portfolio: Portfolio, request: HttpRequest | None = None) -> None:
+    """Delete a portfolio with its whole ledger and derived rows (recorded in the activity log)."""
+    with db_transaction.atomic():
+        locked = _locked(portfolio)
+        count = locked.transactions.count()
+        activity_record(
+            user=locked.user,
+            action=ActivityAction.PORTFOLIO_DELETED,
+            description=f"Portfolio “{locked.name}” deleted with {count} transactions",
+            details={"portfolio_id": locked.pk, "name": locked.name, "transactions": count},
+            request=request,
+        )
+        locked.delete()
+
+
+# --- instruments and FX ----------------------------------------------------------------------
+
+
+def instrument_resolve(
+    *,
+    user,
+    symbol: str,
+    exchange: str = "",
+    currency: str | None = None,
+    name: str = "",
+    asset_class: str | None = None,
+) -> Instrument:
+    """A shared instrument first, then the user's private one; an unknown symbol with a
+    currency becomes a new private instrument of the user. Matching ignores case.
+    """
+    symbol = (symbol or "").strip()
+    exchange = (exchange or "").strip()
+    if not symbol:
+        raise ApplicationError(INVALID, {"symbol": ["This field is required."]})
+    match = {"symbol__iexact": symbol, "exchange__iexact": exchange}
+    found = Instrument.objects.filter(owner__isnull=True, **match).first()
+    if found is None:
+        found = Instrument.objects.for_user(user).filter(**match).first()
+    if found is not None:
+        return found
+    if not currency:
+        label = f"{symbol}.{exchange}" if exchange else symbol
+        raise ApplicationError(
+            INVALID,
+            {"symbol": [f"Unknown symbol {label}; give its currency to add it as your own."]},
+        )
+    instrument = Instrument(
+        owner=user,
+        symbol=symbol.upper(),
+        exchange=exchange.upper(),
+        name=name or "",
+        currency=currency.upper(),
+        asset_class=asset_class or AssetClass.OTHER,
+    )
+    _clean(instrument, validate_constraints=False)
+    try:
+        with db_transaction.atomic():
+            instrument.save()
+    except IntegrityError:
+        # Another request created it between the lookup and the insert.
+        return Instrument.objects.for_user(user).get(**match)
+    return instrument
+
+
+def fx_rate_lookup(*, currency: str, base: str, day: date) -> Decimal:
+    """Units of `base` per unit of `currency` on `day`: 1 for the same currency, else the last
+    rate on or before `day` (direct or inverse pair); a missing rate is an `fx_rate` error.
+    """
+    if currency == base:
+        return Decimal(1)
+    table = fx_table(base=base, currencies=[currency], start=day, end=day)
+    return _fx_rate(table=table, currency=currency, base=base, day=day)
+
+
+# --- transactions ----------------------------------------------------------------------------
+
+
+def transaction_create(
+    *, portfolio: Portfolio, data: TransactionInput, request: HttpRequest | None = None
+) -> Transaction:
+    """Add one transaction and recompute the holdings and snapshots from its date."""
+    with db_transaction.atomic():
+        locked = _locked(portfolio)
+        txn = Transaction()
+        _fill(txn, locked, data, fx=None)
+        _clean(txn)
+        txn.save()
+        _recompute(locked, since=txn.date)
+        activity_record(
+            user=locked.user,
+            action=ActivityAction.TRANSACTION_CREATED,
+            description=f"{_describe(txn)} added",
+            details=_details(txn),
+            request=request,
+        )
+    return txn
+
+
+def transaction_update(
+    *, transaction: Transaction, data: TransactionInput, request: HttpRequest | None = None
+) -> Transaction:
+    """Replace a transaction's fields; refused whole if it makes any sell an oversell."""
+    with db_transaction.atomic():
+        locked = _locked(transaction.portfolio)
+        txn = Transaction.objects.select_related("instrument").get(
+            pk=transaction.pk, portfolio=locked
+        )
+        before = {f: getattr(txn, f) for f in _EDITABLE}
+        _fill(txn, locked, data, fx=None)
+        changed = sorted(f for f in _EDITABLE if getattr(txn, f) != before[f])
+        if not changed:
+            return txn
+        _clean(txn)
+        txn.save()
+        _recompute(locked, since=min(before["date"], txn.date))
+        activity_record(
+            user=locked.user,
+            action=ActivityAction.TRANSACTION_UPDATED,
+            description=f"{_describe(txn)} edited",
+            details={**_details(txn), "fields": changed},
+            request=request,
+        )
+    return txn
+
+
+def transaction_delete(*, transaction: Transaction, request: HttpRequest | None = None) -> None:
+    """Delete a transaction; refused if a later sell would then exceed what is held."""
+    with db_transaction.atomic():
+        locked = _locked(transaction.portfolio)
+        txn = Transaction.objects.select_related("instrument").get(
+            pk=transaction.pk, portfolio=locked
+        )
+        details, description = _details(txn), f"{_describe(txn)} deleted"
+        txn.delete()
+        _recompute(locked, since=txn.date)
+        activity_record(
+            user=locked.user,
+            action=ActivityAction.TRANSACTION_DELETED,
+            description=description,
+            details=details,
+            request=request,
+        )
+
+
+def transactions_bulk_create(
+    *,
+    portfolio: Portfolio,
+    inputs: list[TransactionInput],
+    request: HttpRequest | None = None,
+) -> list[Transaction]:
+    """Add many transactions at once, all or nothing, with one recompute at the end.
+
+    Errors are keyed by the input's 0-based position (`"3.quantity"`); an `external_id` already
+    in the portfolio, or repeated in `inputs`, is an error (the import service filters first).
+    """
+    if not inputs:
+        return []
+    with db_transaction.atomic():
+        locked = _locked(portfolio)
+        known = set(
+            Transaction.objects.filter(portfolio=locked)
+            .exclude(external_id="")
+            .values_list("external_id", flat=True)
+        )
+        currencies = {
+            (i.currency or (i.instrument.currency if i.instrument else "")).upper() for i in inputs
+        }
+        valid_dates = [i.date for i in inputs if isinstance(i.date, date)]
+        fx = fx_table(
+            base=locked.base_currency,
+            currencies=currencies - {""},
+            start=None,
+            end=max(valid_dates, default=_today()),
+        )
+        errors: dict[str, dict[str, list[str]]] = {}
+        rows: list[Transaction] = []
+        for index, data in enumerate(inputs):
+            txn = Transaction()
+            try:
+                _fill(txn, locked, data, fx=fx)
+                # Foreign keys were checked above; constraints come back from the engine and
+                # the external id check below, without a query per row.
+                _clean(
+                    txn,
+                    exclude=["portfolio", "instrument"],
+                    validate_unique=False,
+                    validate_constraints=False,
+                )
+            except ApplicationError as exc:
+                errors[str(index)] = exc.extra or {"non_field_errors": [exc.message]}
+                continue
+            if txn.external_id:
+                if txn.external_id in known:
+                    errors[str(index)] = {
+                        "external_id": [f"{txn.external_id} is already in this portfolio."]
+                    }
+                    continue
+                known.add(txn.external_id)
+            rows.append(txn)
+        if errors:
+            raise ApplicationError(
+                f"{len(errors)} of {len(inputs)} transactions are invalid.", errors
+            )
+        # One save per row, not bulk_create: each new row lands in model history (auditlog).
+        for txn in rows:
+            txn.save()
+        _recompute(locked, since=min(t.date for t in rows))
+        activity_record(
+            user=locked.user,
+            action=ActivityAction.TRANSACTIONS_IMPORTED,
+            description=f"{len(rows)} transactions added to “{locked.name}”",
+            details={
+                "portfolio_id": locked.pk,
+                "count": len(rows),
+                "first_date": min(t.date for t in rows),
+                "last_date": max(t.date for t in rows),
+            },
+            request=request,
+        )
+    return rows
+
+
+# --- derived rows ----------------------------------------------------------------------------
+
+
+def ledger_recompute(*, portfolio: Portfolio, since: date | None = None) -> None:
+    """Recompute holdings, totals and snapshots (snapshots from `since`, or all of them)."""
+    with db_transaction.atomic():
+        _recompute(_locked(portfolio), since=since)
+
+
+def snapshots_rebuild_for_instruments(*, instrument_ids: list[int], since: date) -> int:
+    """Rebuild every portfolio that trades one of the instruments from `since` (new prices,
+    FX rates or splits); return how many portfolios were rebuilt.
+    """
+    portfolio_ids = sorted(
+        set(
+            Transaction.objects.filter(instrument_id__in=instrument_ids)
+            .order_by()
+            .values_list("portfolio_id", flat=True)
+        )
+    )
+    with db_transaction.atomic():
+        # Ascending id order: two rebuilds lock the same portfolios in the same order.
+        for portfolio in Portfolio.objects.filter(pk__in=portfolio_ids).order_by("pk"):
+            _recompute(_locked(portfolio), since=since)
+    return len(portfolio_ids)
+
+
+_EDITABLE = (
+    "type",
+    "instrument",
+    "quantity",
+    "price",
+    "fee",
+    "currency",
+    "fx_rate",
+    "date",
+    "notes",
+    "external_id",
+)

@@ -1,0 +1,37 @@
+"""One row of every portfolio admin model, for the admin walk in tests/ops/test_admin.py."""
+
+from datetime import date
+from decimal import Decimal
+
+from portfolio.models import Instrument, Split
+from portfolio.providers import provider_call
+from portfolio.services import TransactionInput, portfolio_create, transaction_create
+from portfolio.services.market import FxRateRow, PriceBarRow, fx_rates_import, price_bars_import
+
+
+def portfolio_rows(user) -> None:
+    """Reference data, a portfolio with a trade (so holdings, totals and snapshots), a provider."""
+    price_bars_import(
+        rows=[
+            PriceBarRow(
+                symbol="NOVN", exchange="SIX", date=date(2022, 4, 11), close=Decimal("87.80"),
+                currency="CHF", name="Novartis",
+            )
+        ]
+    )  # fmt: skip
+    fx_rates_import(
+        rows=[FxRateRow(base="CHF", quote="USD", date=date(2022, 4, 11), rate=Decimal("1.07"))]
+    )
+    novn = Instrument.objects.get(symbol="NOVN")
+    Split.objects.create(
+        instrument=novn, date=date(2020, 1, 2), numerator=Decimal(2), denominator=Decimal(1)
+    )
+    portfolio = portfolio_create(user=user, name="Rows", base_currency="CHF")
+    transaction_create(
+        portfolio=portfolio,
+        data=TransactionInput(
+            type="BUY", date=date(2022, 4, 11), quantity=Decimal(2), price=Decimal("75.80"),
+            fee=Decimal("2.95"), instrument=novn,
+        ),
+    )  # fmt: skip
+    provider_call(name="synthetic", call=lambda: None)
