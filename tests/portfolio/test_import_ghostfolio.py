@@ -6,6 +6,7 @@ understands, or accepted where our rules differ on purpose (the reason is in its
 """
 
 import json
+import os
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,16 @@ from portfolio.services.imports import transactions_import
 from portfolio.services.ledger import portfolio_create
 
 SAMPLES = Path(settings.BASE_DIR).parent / "shared" / "fixtures" / "ghostfolio-import"
+
+# The samples live in the team's shared/ folder beside the checkout, not in the repository. CI
+# always has them, so there a missing folder is an error; a clone on its own skips this module.
+if not SAMPLES.is_dir():
+    if os.environ.get("CI"):
+        raise RuntimeError(f"Ghostfolio's import samples are missing: {SAMPLES}")
+    pytest.skip(
+        f"Ghostfolio's import samples are not beside this checkout ({SAMPLES})",
+        allow_module_level=True,
+    )
 
 
 def base_currency(path: Path) -> str:
