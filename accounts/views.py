@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -35,6 +36,7 @@ from accounts.services import (
 )
 from audit.models import ActivityAction
 from audit.selectors import activity_list, job_list
+from portfolio.overview import portfolio_overview
 from trading_lab.exceptions import ApplicationError
 
 PROFILE_TABS = (
@@ -93,6 +95,7 @@ class DashboardView(PageMixin, TemplateView):
             tokens_count=token_list(user=user).usable().count(),
             recent_activity=activity_list(user=user)[:10],
             recent_jobs=job_list(user=user)[:8],
+            portfolio_overview=portfolio_overview(user=user, today=timezone.localdate()),
         )
         return context
 

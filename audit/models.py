@@ -41,6 +41,18 @@ class ActivityAction(models.TextChoices):
     EXPORT = "export", "Export"
     PRICES_IMPORTED = "prices_imported", "Prices imported"
     FX_RATES_IMPORTED = "fx_rates_imported", "FX rates imported"
+    WATCHLIST_UPDATED = "watchlist_updated", "Watchlist updated"
+    ALERT_CREATED = "alert_created", "Price alert created"
+    ALERT_UPDATED = "alert_updated", "Price alert updated"
+    ALERT_DELETED = "alert_deleted", "Price alert deleted"
+    ALERT_REARMED = "alert_rearmed", "Price alert re-armed"
+    NOTIFICATION_READ = "notification_read", "Notification read"
+    DIVIDEND_CREATED = "dividend_created", "Dividend created"
+    DIVIDEND_UPDATED = "dividend_updated", "Dividend updated"
+    DIVIDEND_DELETED = "dividend_deleted", "Dividend deleted"
+    DIVIDEND_CONFIRMED = "dividend_confirmed", "Dividend confirmed"
+    DIVIDEND_REJECTED = "dividend_rejected", "Dividend rejected"
+    DIVIDENDS_PROPOSED = "dividends_proposed", "Dividends proposed"
 
 
 class AppendOnlyError(Exception):

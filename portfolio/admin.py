@@ -21,18 +21,25 @@ from django.utils.translation import ngettext
 from audit.admin import ReadOnlyAdmin
 from portfolio.csv_utils import CsvFileError
 from portfolio.models import (
+    AlertEvent,
+    Dividend,
     FxRate,
     Holding,
     Instrument,
     LedgerTotals,
+    Notification,
     Portfolio,
     PortfolioSnapshot,
+    PriceAlert,
     PriceBar,
     ProviderState,
     Split,
     Transaction,
+    WatchlistItem,
 )
 from portfolio.providers import provider_state_reset
+from portfolio.services.alerts import price_alert_rearm
+from portfolio.services.dividends import dividend_confirm, dividend_reject
 from portfolio.services.ledger import ledger_recompute, snapshots_rebuild_for_instruments
 from portfolio.services.market import (
     ImportResult,
@@ -381,3 +388,103 @@ class ProviderStateAdmin(ReadOnlyAdmin):
             "Reset %(count)d provider.", "Reset %(count)d providers.", len(names)
         ) % {"count": len(names)}
         self.message_user(request, message, messages.SUCCESS)
+
+
+# --- watchlist, alerts, notifications, dividends ---------------------------------------------
+
+
+class ServiceOnlyAdmin(admin.ModelAdmin):
+    """Rows written through services: staff look, and act through the admin actions only."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def _report(self, request: HttpRequest, done: int, failed: list[str], verb: str) -> None:
+        if done:
+            self.message_user(request, f"{verb} {done}.", messages.SUCCESS)
+        if failed:
+            self.message_user(request, "Not done: " + "; ".join(failed), messages.ERROR)
+
+
+@admin.register(WatchlistItem)
+class WatchlistItemAdmin(ReadOnlyAdmin):
+    list_display = ("symbol", "exchange", "user", "target_price", "created_at")
+    search_fields = ("symbol", "user__email")
+    list_select_related = ("user",)
+
+
+@admin.register(PriceAlert)
+class PriceAlertAdmin(ServiceOnlyAdmin):
+    list_display = ("instrument", "user", "condition", "target", "active", "triggered_at")
+    list_filter = ("active", "condition")
+    search_fields = ("instrument__symbol", "user__email")
+    list_select_related = ("instrument", "user")
+    actions = ("rearm_selected",)
+
+    @admin.action(description="Re-arm the selected alerts", permissions=["change"])
+    def rearm_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        alerts = list(queryset.order_by("pk"))
+        for alert in alerts:
+            price_alert_rearm(alert=alert)
+        self._report(request, len(alerts), [], "Re-armed")
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(ReadOnlyAdmin):
+    list_display = ("alert", "price", "price_date", "triggered_at")
+    search_fields = ("alert__instrument__symbol", "alert__user__email")
+    list_select_related = ("alert", "alert__instrument")
+    show_full_result_count = False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("title", "user", "kind", "created_at", "read_at")
+    list_filter = ("kind",)
+    search_fields = ("title", "user__email")
+    list_select_related = ("user",)
+    show_full_result_count = False
+
+
+@admin.register(Dividend)
+class DividendAdmin(ServiceOnlyAdmin):
+    list_display = (
+        "instrument",
+        "portfolio",
+        "ex_date",
+        "pay_date",
+        "amount_per_share",
+        "shares",
+        "total",
+        "status",
+        "source",
+    )
+    list_filter = ("status", "kind", "source")
+    search_fields = ("instrument__symbol", "portfolio__name", "portfolio__user__email")
+    list_select_related = ("instrument", "portfolio", "portfolio__user")
+    actions = ("confirm_selected", "reject_selected")
+
+    @admin.action(description="Confirm into the ledger", permissions=["change"])
+    def confirm_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._apply(request, queryset, dividend_confirm, "Confirmed")
+
+    @admin.action(description="Reject", permissions=["change"])
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._apply(request, queryset, dividend_reject, "Rejected")
+
+    def _apply(self, request: HttpRequest, queryset: QuerySet, service, verb: str) -> None:
+        done, failed = 0, []
+        for dividend in queryset.order_by("pk"):
+            try:
+                service(dividend=dividend)
+            except ApplicationError as exc:
+                failed.append(f"{dividend}: {exc.message}")
+            else:
+                done += 1
+        self._report(request, done, failed, verb)

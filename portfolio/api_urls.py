@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portfolio import apis, import_apis
+from portfolio import alert_apis, apis, import_apis
 
 urlpatterns = [
     path("portfolios", apis.PortfolioListApi.as_view(), name="api-portfolios"),
@@ -43,5 +43,37 @@ urlpatterns = [
         "instruments/<int:id>/prices",
         apis.InstrumentPricesApi.as_view(),
         name="api-instrument-prices",
+    ),
+    path("watchlist", alert_apis.WatchlistApi.as_view(), name="api-watchlist"),
+    path(
+        "watchlist/<str:symbol>",
+        alert_apis.WatchlistItemApi.as_view(),
+        name="api-watchlist-item",
+    ),
+    path("alerts", alert_apis.PriceAlertListApi.as_view(), name="api-alerts"),
+    path("alerts/<int:id>", alert_apis.PriceAlertDetailApi.as_view(), name="api-alert-detail"),
+    path(
+        "alerts/<int:id>/events",
+        alert_apis.PriceAlertEventsApi.as_view(),
+        name="api-alert-events",
+    ),
+    path("alerts/<int:id>/rearm", alert_apis.PriceAlertRearmApi.as_view(), name="api-alert-rearm"),
+    path("notifications", alert_apis.NotificationListApi.as_view(), name="api-notifications"),
+    path(
+        "notifications/<int:id>/read",
+        alert_apis.NotificationReadApi.as_view(),
+        name="api-notification-read",
+    ),
+    path("dividends", alert_apis.DividendListApi.as_view(), name="api-dividends"),
+    path("dividends/<int:id>", alert_apis.DividendDetailApi.as_view(), name="api-dividend-detail"),
+    path(
+        "dividends/<int:id>/confirm",
+        alert_apis.DividendConfirmApi.as_view(),
+        name="api-dividend-confirm",
+    ),
+    path(
+        "dividends/<int:id>/reject",
+        alert_apis.DividendRejectApi.as_view(),
+        name="api-dividend-reject",
     ),
 ]

@@ -60,15 +60,8 @@ from portfolio.services import (
     transaction_delete,
     transaction_update,
 )
+from trading_lab.api.params import DELETED_RESPONSE, query_params
 from trading_lab.exceptions import ApplicationError
-
-_DELETED = OpenApiResponse(description="Deleted.")
-
-
-def _query(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    query = serializer_class(data=request.query_params, context={"request": request})
-    query.is_valid(raise_exception=True)
-    return query.validated_data
 
 
 def _own_portfolio(request: Request, id: int) -> Portfolio:
@@ -158,7 +151,7 @@ class PortfolioPerformanceApi(generics.GenericAPIView):
     @extend_schema(operation_id="portfolios_performance", parameters=[PerformanceQuerySerializer])
     def get(self, request: Request, id: int) -> Response:
         portfolio = _own_portfolio(request, id)
-        as_of = _query(PerformanceQuerySerializer, request)["as_of"]
+        as_of = query_params(PerformanceQuerySerializer, request)["as_of"]
         performance = portfolio_performance(portfolio=portfolio, as_of=as_of)
         return Response(PerformanceSerializer(performance).data)
 
@@ -173,7 +166,7 @@ class PortfolioSeriesApi(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return PortfolioSnapshot.objects.none()
         portfolio = _own_portfolio(self.request, self.kwargs["id"])
-        span = _query(SeriesQuerySerializer, self.request)
+        span = query_params(SeriesQuerySerializer, self.request)
         return portfolio_series(portfolio=portfolio, start=span["start"], end=span["end"])
 
 
@@ -270,7 +263,7 @@ class TransactionListApi(generics.ListAPIView):
     serializer_class = TransactionSerializer
 
     def get_queryset(self):
-        filters = _query(TransactionFilterSerializer, self.request)
+        filters = query_params(TransactionFilterSerializer, self.request)
         return transaction_list(user=self.request.user, **filters)
 
     @extend_schema(
@@ -328,7 +321,7 @@ class TransactionDetailApi(generics.GenericAPIView):
         current = self._get(id)
         return self._update(request, current, _merged_body(current, request.data))
 
-    @extend_schema(operation_id="transactions_destroy", responses={204: _DELETED})
+    @extend_schema(operation_id="transactions_destroy", responses={204: DELETED_RESPONSE})
     def delete(self, request: Request, id: int) -> Response:
         transaction_delete(transaction=self._get(id), request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -361,7 +354,7 @@ class InstrumentListApi(generics.ListAPIView):
     serializer_class = InstrumentSerializer
 
     def get_queryset(self):
-        query = _query(InstrumentSearchSerializer, self.request).get("search", "")
+        query = query_params(InstrumentSearchSerializer, self.request).get("search", "")
         return instrument_search(user=self.request.user, query=query)
 
 
@@ -374,7 +367,7 @@ class InstrumentPricesApi(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return PriceBar.objects.none()
-        span = _query(DateRangeSerializer, self.request)
+        span = query_params(DateRangeSerializer, self.request)
         return price_bar_list(
             instrument=self._instrument(), start=span.get("start"), end=span.get("end")
         )

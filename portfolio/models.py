@@ -427,3 +427,210 @@ class ProviderState(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.provider} ({self.circuit})"
+
+
+class WatchlistItem(OwnedModel):
+    """A symbol a user keeps an eye on; it need not be a known instrument."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watchlist_items"
+    )
+    symbol = models.CharField(max_length=32)
+    exchange = models.CharField(max_length=32, blank=True)
+    notes = models.TextField(blank=True)
+    target_price = models.DecimalField(**PRICE, null=True, blank=True)
+
+    class Meta:
+        ordering = ["symbol", "exchange"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "symbol", "exchange"], name="portfolio_watchlist_user_symbol_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(target_price__isnull=True) | Q(target_price__gt=0),
+                name="portfolio_watchlist_target_price_gt_0",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol}.{self.exchange}" if self.exchange else self.symbol
+
+
+class AlertCondition(models.TextChoices):
+    ABOVE = "above", "Closes at or above"
+    BELOW = "below", "Closes at or below"
+
+
+class PriceAlert(OwnedModel):
+    """Fires once when a close crosses `target`, then stays inactive until re-armed."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="price_alerts"
+    )
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="alerts")
+    condition = models.CharField(max_length=5, choices=AlertCondition.choices)
+    target = models.DecimalField(**PRICE)
+    active = models.BooleanField(default=True)
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["instrument", "active"], name="portfolio_alert_instr_active"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(target__gt=0), name="portfolio_alert_target_gt_0"),
+            models.CheckConstraint(
+                condition=Q(condition__in=AlertCondition.values),
+                name="portfolio_alert_condition_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} {self.condition} {self.target}"
+
+    def is_met(self, price: Decimal) -> bool:
+        if self.condition == AlertCondition.ABOVE:
+            return price >= self.target
+        return price <= self.target
+
+
+class AlertEvent(OwnedModel):
+    """One firing of a price alert: the close that met it and when it was noticed."""
+
+    owner_path = "alert__user"
+
+    alert = models.ForeignKey(PriceAlert, on_delete=models.CASCADE, related_name="events")
+    price = models.DecimalField(**PRICE)
+    price_date = models.DateField()
+    triggered_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-triggered_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(price__gt=0), name="portfolio_alertevent_price_gt_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert} hit {self.price} on {self.price_date}"
+
+
+class NotificationKind(models.TextChoices):
+    ALERT_TRIGGERED = "alert_triggered", "Price alert triggered"
+
+
+class Notification(OwnedModel):
+    """An in-app message to one user; `read_at` is set when they mark it read."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=32, choices=NotificationKind.choices)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    link = models.CharField(max_length=500, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="portfolio_notif_user_read")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=NotificationKind.values),
+                name="portfolio_notification_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class DividendStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    CONFIRMED = "confirmed", "Confirmed"
+    REJECTED = "rejected", "Rejected"
+    EDITED = "edited", "Edited"
+
+
+class DividendKind(models.TextChoices):
+    CASH = "cash", "Cash"
+    STOCK = "stock", "Stock"
+    DRIP = "drip", "Reinvested (DRIP)"
+
+
+class DividendSource(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    IMPORT = "import", "Import"
+    PROVIDER = "provider", "Provider"
+
+
+class Dividend(OwnedModel):
+    """A dividend of a holding; confirming it records its DIVIDEND transaction exactly once."""
+
+    owner_path = "portfolio__user"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="dividends")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="dividends")
+    ex_date = models.DateField()
+    pay_date = models.DateField(null=True, blank=True)
+    record_date = models.DateField(null=True, blank=True)
+    declared_date = models.DateField(null=True, blank=True)
+    amount_per_share = models.DecimalField(**PRICE)
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    shares = models.DecimalField(**QUANTITY, help_text="Held at the ex date, from the ledger.")
+    total = models.DecimalField(**MONEY)
+    status = models.CharField(
+        max_length=10, choices=DividendStatus.choices, default=DividendStatus.PENDING
+    )
+    kind = models.CharField(max_length=5, choices=DividendKind.choices, default=DividendKind.CASH)
+    source = models.CharField(
+        max_length=10, choices=DividendSource.choices, default=DividendSource.MANUAL
+    )
+    # One-to-one, so no two dividends can ever claim the same ledger entry.
+    transaction = models.OneToOneField(
+        Transaction,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="dividend_record",
+    )
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-ex_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["portfolio", "instrument", "ex_date"],
+                name="portfolio_dividend_instrument_ex_date_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_per_share__gt=0), name="portfolio_dividend_amount_gt_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(shares__gte=0), name="portfolio_dividend_shares_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(total__gte=0), name="portfolio_dividend_total_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(pay_date__isnull=True) | Q(pay_date__gte=F("ex_date")),
+                name="portfolio_dividend_pay_on_or_after_ex",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=DividendStatus.values),
+                name="portfolio_dividend_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=DividendKind.values), name="portfolio_dividend_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=DividendSource.values),
+                name="portfolio_dividend_source_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} {self.amount_per_share} {self.currency} ex {self.ex_date}"

@@ -41,6 +41,7 @@ from allauth.usersessions.models import UserSession
 from django import forms
 from django.apps import apps
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, path, resolve, reverse
@@ -59,16 +60,31 @@ from audit.models import ActivityAction, ActivityLog, BackgroundJob
 from audit.services import activity_record
 from audit.services.jobs import job_create
 from portfolio.models import (
+    AlertEvent,
+    Dividend,
     Holding,
     Instrument,
     LedgerTotals,
+    Notification,
+    NotificationKind,
     Portfolio,
     PortfolioSnapshot,
+    PriceAlert,
     PriceBar,
     Transaction,
     TransactionType,
+    WatchlistItem,
 )
-from portfolio.services import TransactionInput, portfolio_create, transaction_create
+from portfolio.services import (
+    TransactionInput,
+    WatchlistEntry,
+    dividend_create,
+    portfolio_create,
+    price_alert_create,
+    price_alerts_check,
+    transaction_create,
+    watchlist_item_add,
+)
 from tests.factories import BrokerCredentialFactory, BrokerSessionFactory, UserFactory
 from trading_lab.api.fields import OwnedPrimaryKeyRelatedField
 from trading_lab.models import OwnedModel, OwnedQuerySet
@@ -211,6 +227,58 @@ def _ledger_portfolio(user: User, seed: Seed) -> Portfolio:
     )
 
 
+def _watchlist_item(user: User, seed: Seed) -> WatchlistItem:
+    return watchlist_item_add(
+        user=user, entry=WatchlistEntry(symbol=f"W{next(_serial)}", notes=seed.mark("watch"))
+    )
+
+
+def _price_alert(user: User, seed: Seed) -> PriceAlert:
+    return price_alert_create(
+        user=user,
+        instrument=_private_instrument(user, seed),
+        condition="above",
+        target=Decimal(10),
+        notes=seed.mark("alert"),
+    )
+
+
+def _alert_event(user: User, seed: Seed) -> AlertEvent:
+    """A fired alert's event (firing also notifies the user)."""
+    alert = _price_alert(user, seed)
+    PriceBar.objects.create(instrument=alert.instrument, date=_recent_day(), close=Decimal(11))
+    price_alerts_check(instrument_ids=[alert.instrument_id])
+    return AlertEvent.objects.get(alert=alert)
+
+
+def _notification(user: User, seed: Seed) -> Notification:
+    return Notification.objects.create(
+        user=user, kind=NotificationKind.ALERT_TRIGGERED, title=seed.mark("notification")
+    )
+
+
+def _dividend(user: User, seed: Seed) -> Dividend:
+    """A pending dividend on a BUY of 3 shares, so confirming it really pays."""
+    bought = transaction_create(
+        portfolio=_portfolio(user, seed),
+        data=TransactionInput(
+            type=TransactionType.BUY,
+            date=_recent_day(),
+            quantity=Decimal(3),
+            price=Decimal(4),
+            instrument=_private_instrument(user, seed),
+            notes=seed.mark("dividend-buy"),
+        ),
+    )
+    return dividend_create(
+        portfolio=bought.portfolio,
+        instrument=bought.instrument,
+        ex_date=_recent_day() + timedelta(days=1),
+        amount_per_share=Decimal("0.5"),
+        notes=seed.mark("dividend"),
+    )
+
+
 # Makes one more of a user's rows of each owned model. Every concrete OwnedModel needs one
 # (test_every_owned_model_has_a_factory); one-per-user models return the existing row.
 OWNED_FACTORIES: dict[str, Callable[[User, Seed], Model]] = {
@@ -219,6 +287,13 @@ OWNED_FACTORIES: dict[str, Callable[[User, Seed], Model]] = {
     "accounts.PersonalApiToken": _token,
     "accounts.BrokerCredential": _broker_credential,
     "accounts.BrokerSession": _broker_session,
+    # Before the seeded activity row: their services log activity too, and the dashboard shows
+    # only the ten most recent rows, which must include the seeded one.
+    "portfolio.WatchlistItem": _watchlist_item,
+    "portfolio.PriceAlert": _price_alert,
+    "portfolio.AlertEvent": _alert_event,
+    "portfolio.Notification": _notification,
+    "portfolio.Dividend": _dividend,
     "audit.ActivityLog": _activity,
     "audit.BackgroundJob": _job,
     "portfolio.Instrument": _private_instrument,
@@ -490,8 +565,41 @@ def _import_body(portfolio: Model) -> dict[str, Any]:
     return {"portfolio": portfolio.pk, "dry_run": False, "transactions": [row]}
 
 
+def _deposit_form() -> dict[str, Any]:
+    """The transaction page form of a deposit (the page names fields like the API body)."""
+    return {**_deposit_body(Portfolio()), "portfolio": "", "quantity": "1", "fee": "0"}
+
+
+def _import_file() -> dict[str, Any]:
+    """A CSV the import page previews (a new file object per request: uploads are read once)."""
+    row = f"{_recent_day().isoformat()},DEPOSIT,100,walk-page-{next(_serial)}"
+    content = f"date,type,price,external_id\n{row}\n".encode()
+    return {"file": SimpleUploadedFile("walk.csv", content, content_type="text/csv")}
+
+
 def _traded_portfolio(user: User, seed: Seed) -> Portfolio:
     return _transaction(user, seed).portfolio
+
+
+def _watchlist_body(world: World) -> dict[str, Any]:
+    """Good for both methods: POST adds `symbol`, PUT replaces the list with `items`."""
+    return {"symbol": f"WB{next(_serial)}", "items": [{"symbol": f"WB{next(_serial)}"}]}
+
+
+def _alert_body(world: World) -> dict[str, Any]:
+    instrument = world.rows["portfolio.Instrument"]
+    return {"symbol": instrument.symbol, "condition": "below", "target": "3"}
+
+
+def _dividend_body(portfolio: Model) -> dict[str, Any]:
+    """A dividend for `portfolio` (if it is the caller's) of its owner's private instrument."""
+    instrument = Instrument.objects.for_user(portfolio.user).earliest("pk")
+    return {
+        "portfolio": portfolio.pk,
+        "symbol": instrument.symbol,
+        "ex_date": (_recent_day() - timedelta(days=next(_serial))).isoformat(),
+        "amount_per_share": "0.25",
+    }
 
 
 REGISTRY: dict[str, ObjectRoute | ScopedRoute] = {
@@ -567,6 +675,58 @@ REGISTRY: dict[str, ObjectRoute | ScopedRoute] = {
     "api-instrument-prices": ObjectRoute(
         make=_priced_instrument, methods=frozenset({"GET"}), url_kwargs=_by_id
     ),
+    "api-watchlist": ScopedRoute(
+        methods=frozenset({"GET", "POST", "PUT"}),
+        shows=lambda w: [w.rows["portfolio.WatchlistItem"].notes],
+        body=_watchlist_body,
+    ),
+    "api-watchlist-item": ObjectRoute(
+        make=_watchlist_item,
+        methods=frozenset({"DELETE"}),
+        url_kwargs=lambda item: {"symbol": item.symbol},
+    ),
+    "api-alerts": ScopedRoute(
+        methods=frozenset({"GET", "POST"}),
+        shows=lambda w: [w.rows["portfolio.PriceAlert"].notes],
+        body=_alert_body,
+    ),
+    "api-alert-detail": ObjectRoute(
+        make=_price_alert,
+        methods=frozenset({"GET", "PUT", "PATCH", "DELETE"}),
+        url_kwargs=_by_id,
+        body=lambda alert: {"symbol": alert.instrument.symbol, "condition": "below", "target": "3"},
+    ),
+    "api-alert-events": ObjectRoute(
+        make=lambda user, seed: _alert_event(user, seed).alert,
+        methods=frozenset({"GET"}),
+        url_kwargs=_by_id,
+    ),
+    "api-alert-rearm": ObjectRoute(
+        make=_price_alert, methods=frozenset({"POST"}), url_kwargs=_by_id
+    ),
+    "api-notifications": ScopedRoute(
+        methods=frozenset({"GET"}), shows=lambda w: [w.rows["portfolio.Notification"].title]
+    ),
+    "api-notification-read": ObjectRoute(
+        make=_notification, methods=frozenset({"POST"}), url_kwargs=_by_id
+    ),
+    "api-dividends": ScopedRoute(
+        methods=frozenset({"GET", "POST"}),
+        shows=lambda w: [w.rows["portfolio.Dividend"].notes],
+        body=lambda w: _dividend_body(w.rows["portfolio.Portfolio"]),
+    ),
+    "api-dividend-detail": ObjectRoute(
+        make=_dividend,
+        methods=frozenset({"GET", "PUT", "PATCH", "DELETE"}),
+        url_kwargs=_by_id,
+        body=lambda d: {"ex_date": d.ex_date.isoformat(), "amount_per_share": "0.75"},
+    ),
+    "api-dividend-confirm": ObjectRoute(
+        make=_dividend, methods=frozenset({"POST"}), url_kwargs=_by_id
+    ),
+    "api-dividend-reject": ObjectRoute(
+        make=_dividend, methods=frozenset({"POST"}), url_kwargs=_by_id
+    ),
     # ---- Pages (SPEC §7). FormView pages take PUT as a POST, so they list it.
     "dashboard": ScopedRoute(
         methods=frozenset({"GET"}),
@@ -597,6 +757,33 @@ REGISTRY: dict[str, ObjectRoute | ScopedRoute] = {
     ),
     "profile_token_revoke": ObjectRoute(make=_token, methods=frozenset({"POST"})),
     "profile_session_end": ObjectRoute(make=_user_session, methods=frozenset({"POST"})),
+    # ---- Portfolio pages
+    "portfolio_list": ScopedRoute(
+        methods=frozenset({"GET", "POST"}),
+        shows=lambda w: [w.rows["portfolio.Portfolio"].name],
+        body=lambda w: {
+            "name": f"{w.seed.mark('page-portfolio')}-{next(_serial)}",
+            "base_currency": "USD",
+        },
+    ),
+    "portfolio_detail": ObjectRoute(make=_traded_portfolio, methods=frozenset({"GET"})),
+    "portfolio_edit": ObjectRoute(
+        make=_portfolio,
+        methods=frozenset({"GET", "POST"}),
+        body=lambda p: {"name": f"{p.name}-renamed", "base_currency": "USD"},
+    ),
+    "portfolio_delete": ObjectRoute(make=_portfolio, methods=frozenset({"GET", "POST"})),
+    "portfolio_transactions": ObjectRoute(make=_traded_portfolio, methods=frozenset({"GET"})),
+    "transaction_add": ObjectRoute(
+        make=_portfolio, methods=frozenset({"GET", "POST"}), body=lambda p: _deposit_form()
+    ),
+    "portfolio_import": ObjectRoute(
+        make=_portfolio, methods=frozenset({"GET", "POST"}), body=lambda p: _import_file()
+    ),
+    "transaction_edit": ObjectRoute(
+        make=_transaction, methods=frozenset({"GET", "POST"}), body=lambda t: _deposit_form()
+    ),
+    "transaction_delete": ObjectRoute(make=_transaction, methods=frozenset({"GET", "POST"})),
 }
 
 
@@ -788,6 +975,7 @@ def _seeded_transaction(world: World) -> dict[str, Any]:
 BODY_ID_ROUTES: list[BodyIdRoute] = [
     BodyIdRoute("api-transactions", "POST", "portfolio", _portfolio, _deposit_body),
     BodyIdRoute("api-transactions-import", "POST", "portfolio", _portfolio, _import_body),
+    BodyIdRoute("api-dividends", "POST", "portfolio", _portfolio, _dividend_body),
     *(
         BodyIdRoute(
             "api-transaction-detail",

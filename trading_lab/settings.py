@@ -257,6 +257,8 @@ SPECTACULAR_SETTINGS = {
         "ActivityActionEnum": "audit.models.ActivityAction",
         "ActivityStatusEnum": "audit.models.ActivityStatus",
         "JobStatusEnum": "audit.models.JobStatus",
+        "DividendKindEnum": "portfolio.models.DividendKind",
+        "NotificationKindEnum": "portfolio.models.NotificationKind",
     },
     # Swagger UI must not send the schema to swagger.io's online validator.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},

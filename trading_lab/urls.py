@@ -21,5 +21,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("audit.urls")),
+    path("", include("portfolio.urls")),
     path("", include("accounts.urls")),
 ]

@@ -22,6 +22,7 @@ from audit.models import ActivityAction
 from audit.services import activity_record
 from portfolio.csv_utils import CsvFileError, CsvIssue, CsvIssues, csv_read
 from portfolio.models import AssetClass, FxRate, Instrument, PriceBar
+from portfolio.services.alerts import price_alerts_check
 from portfolio.services.ledger import snapshots_rebuild_for_instruments
 
 BATCH_SIZE = 1000
@@ -629,9 +630,11 @@ def _import_all_or_nothing(
 def _market_data_changed(*, instrument_ids: list[int], since: date) -> int:
     """Revalue what new prices or rates touch, in the importing transaction.
 
-    Price alerts (a later issue) are checked from here as well, so every way prices arrive
-    (CSV, admin, providers) triggers them.
+    Price alerts are checked from here as well, so every way prices arrive (CSV, admin,
+    providers) triggers them.
     """
     if not instrument_ids:
         return 0
-    return snapshots_rebuild_for_instruments(instrument_ids=instrument_ids, since=since)
+    rebuilt = snapshots_rebuild_for_instruments(instrument_ids=instrument_ids, since=since)
+    price_alerts_check(instrument_ids=instrument_ids)
+    return rebuilt

@@ -1,6 +1,9 @@
-"""`manage.py seed_demo`: the demo trader and staff account, idempotent, ready to sign in."""
+"""`manage.py seed_demo`: demo accounts, synthetic market data and a demo portfolio, idempotent."""
 
 import re
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
 from http import HTTPStatus
 from io import StringIO
 
@@ -10,9 +13,25 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts.models import Profile, User
 from audit.models import ActivityLog
+from portfolio import demo
+from portfolio.management.commands.verify_ledger import ledger_drift
+from portfolio.models import (
+    FxRate,
+    Holding,
+    Instrument,
+    LedgerTotals,
+    Portfolio,
+    PortfolioSnapshot,
+    PriceBar,
+    Transaction,
+    TransactionType,
+)
+from tests.factories import UserFactory
 
 DEMO = "demo@tradinglab.local"
 STAFF = "admin@tradinglab.local"
@@ -42,7 +61,44 @@ def snapshot() -> dict:
         "profiles": list(Profile.objects.order_by("pk").values()),
         "addresses": list(EmailAddress.objects.order_by("pk").values()),
         "activity": ActivityLog.objects.count(),
+        "instruments": list(Instrument.objects.order_by("pk").values()),
+        "price_bars": list(PriceBar.objects.order_by("pk").values()),
+        "fx_rates": list(FxRate.objects.order_by("pk").values()),
+        "portfolios": list(Portfolio.objects.order_by("pk").values()),
+        "transactions": list(Transaction.objects.order_by("pk").values()),
+        "holdings": list(Holding.objects.order_by("pk").values()),
+        "totals": list(LedgerTotals.objects.order_by("pk").values()),
+        "snapshots": list(PortfolioSnapshot.objects.order_by("pk").values()),
     }
+
+
+def demo_portfolio() -> Portfolio:
+    return Portfolio.objects.get(user__email=DEMO, name=demo.PORTFOLIO_NAME)
+
+
+def weekdays(start: date, end: date) -> list[date]:
+    days = (start + timedelta(days=n) for n in range((end - start).days + 1))
+    return [day for day in days if day.weekday() < 5]
+
+
+def ledger_content() -> list[dict]:
+    """The demo ledger without ids and timestamps, which differ from one database to the next."""
+    return [
+        {**row, "instrument": (row.pop("instrument__symbol"), row.pop("instrument__exchange"))}
+        for row in Transaction.objects.order_by("external_id").values(
+            "external_id",
+            "type",
+            "date",
+            "quantity",
+            "price",
+            "fee",
+            "currency",
+            "fx_rate",
+            "notes",
+            "instrument__symbol",
+            "instrument__exchange",
+        )
+    ]
 
 
 @pytest.mark.django_db
@@ -119,3 +175,124 @@ def test_seed_demo_refuses_to_run_in_production_mode():
         seed()
 
     assert not User.objects.filter(email__in=[DEMO, STAFF]).exists()
+
+
+@pytest.mark.django_db
+def test_demo_market_data_is_a_dozen_synthetic_instruments_with_two_years_of_bars_and_fx():
+    seed()
+
+    start, end = demo.demo_window(today=timezone.localdate())
+    instruments = Instrument.objects.filter(exchange=demo.EXCHANGE, owner__isnull=True)
+    assert instruments.count() == len(demo.INSTRUMENTS) == 12
+    assert all(instrument.is_synthetic for instrument in instruments)
+    assert set(instruments.values_list("currency", flat=True)) == {"USD", "EUR"}
+    trading_days = weekdays(start, end)
+    assert len(trading_days) > 500
+    for instrument in instruments:
+        assert list(instrument.prices.order_by("date").values_list("date", flat=True)) == (
+            trading_days
+        ), instrument
+    fx_days = FxRate.objects.filter(base="EUR", quote="USD").order_by("date")
+    assert list(fx_days.values_list("date", flat=True)) == trading_days
+
+
+@pytest.mark.django_db
+def test_demo_portfolio_holds_a_few_hundred_transactions_of_every_type_deposits_first():
+    seed()
+
+    portfolio = demo_portfolio()
+    ledger = list(portfolio.transactions.order_by("date", "pk").select_related("instrument"))
+    assert 200 <= len(ledger) <= 500
+    assert {txn.type for txn in ledger} == set(TransactionType.values)
+    assert ledger[0].type == TransactionType.DEPOSIT
+    assert {txn.instrument.currency for txn in ledger if txn.instrument} == {"USD", "EUR"}
+    held: dict[int, Decimal] = defaultdict(Decimal)
+    for txn in ledger:
+        if txn.type == TransactionType.BUY:
+            held[txn.instrument_id] += txn.quantity
+        elif txn.type == TransactionType.SELL:
+            held[txn.instrument_id] -= txn.quantity
+            assert held[txn.instrument_id] >= 0, f"{txn.external_id} sells more than held"
+    totals = LedgerTotals.objects.get(portfolio=portfolio)
+    assert totals.implicit_deposits == 0
+    assert totals.cash > 0
+    assert portfolio.holdings.filter(quantity__gt=0).exists()
+    assert portfolio.snapshots.count() > 500
+
+
+@pytest.mark.django_db
+def test_demo_portfolio_stored_rows_equal_the_verify_ledger_recompute():
+    seed()
+    out = StringIO()
+
+    call_command("verify_ledger", stdout=out)
+
+    assert ledger_drift(demo_portfolio()) == []
+    assert "no drift" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_demo_portfolio_performance_answers_through_the_api():
+    seed()
+    portfolio = demo_portfolio()
+    client = APIClient()
+    client.force_authenticate(portfolio.user)
+
+    response = client.get(f"/api/v1/portfolios/{portfolio.pk}/performance")
+
+    assert response.status_code == HTTPStatus.OK, response.json()
+    body = response.json()
+    assert body["as_of"] == timezone.localdate().isoformat()
+    assert body["currency"] == "USD"
+    assert Decimal(body["value"]) > 0
+    assert Decimal(body["dividends"]) > 0
+    assert Decimal(body["interest"]) > 0
+    assert body["volatility"] is not None
+    held = set(portfolio.holdings.filter(quantity__gt=0).values_list("instrument_id", flat=True))
+    assert len([p for p in body["positions"] if Decimal(p["quantity"]) > 0]) == len(held)
+
+
+@pytest.mark.django_db
+def test_seeding_from_scratch_again_gives_the_same_market_data_and_ledger():
+    seed()
+    first = (ledger_content(), list(PriceBar.objects.values_list("date", "close", "volume")))
+    Portfolio.objects.all().delete()
+    Instrument.objects.filter(exchange=demo.EXCHANGE).delete()
+    FxRate.objects.all().delete()
+    # Walk the prices and rates again instead of reusing this process's cached rows.
+    demo.demo_price_rows_cache_clear()
+
+    seed()
+
+    again = (ledger_content(), list(PriceBar.objects.values_list("date", "close", "volume")))
+    assert again == first
+
+
+@pytest.mark.django_db
+def test_a_later_run_adds_only_the_new_days_and_keeps_the_ledger():
+    today = timezone.localdate()
+    earlier = today - timedelta(days=7)
+    demo.demo_seed(user=UserFactory(email=DEMO), today=earlier)
+    ledger = ledger_content()
+
+    output = seed()
+
+    assert "synthetic prices" in output
+    assert ledger_content() == ledger
+    new_days = weekdays(earlier + timedelta(days=1), today)
+    assert FxRate.objects.filter(date__gt=earlier).count() == len(new_days)
+    assert ledger_drift(demo_portfolio()) == []
+    assert demo_portfolio().snapshots.latest("date").date == today
+
+
+@pytest.mark.django_db
+def test_a_clashing_instrument_stops_the_seed_with_a_clear_message_and_writes_nothing():
+    # A real shared instrument where the demo wants one, priced in another currency.
+    Instrument.objects.create(symbol="ACME", exchange=demo.EXCHANGE, currency="GBP")
+
+    with pytest.raises(CommandError, match=re.escape("ACME.DEMO is priced in GBP")):
+        seed()
+
+    assert not User.objects.filter(email__in=[DEMO, STAFF]).exists()
+    assert not PriceBar.objects.exists()
+    assert not FxRate.objects.exists()

@@ -5,7 +5,15 @@ from decimal import Decimal
 
 from portfolio.models import Instrument, Split
 from portfolio.providers import provider_call
-from portfolio.services import TransactionInput, portfolio_create, transaction_create
+from portfolio.services import (
+    TransactionInput,
+    WatchlistEntry,
+    dividend_create,
+    portfolio_create,
+    price_alert_create,
+    transaction_create,
+    watchlist_item_add,
+)
 from portfolio.services.market import FxRateRow, PriceBarRow, fx_rates_import, price_bars_import
 
 
@@ -35,3 +43,12 @@ def portfolio_rows(user) -> None:
         ),
     )  # fmt: skip
     provider_call(name="synthetic", call=lambda: None)
+    watchlist_item_add(user=user, entry=WatchlistEntry(symbol="ROG", exchange="SIX"))
+    price_alert_create(user=user, instrument=novn, condition="above", target=Decimal(80))
+    # A close above the target fires the alert: an event and a notification.
+    price_bars_import(
+        rows=[PriceBarRow(symbol="NOVN", exchange="SIX", date=date(2022, 4, 12), close=Decimal(88))]
+    )
+    dividend_create(
+        portfolio=portfolio, instrument=novn, ex_date=date(2022, 4, 12), amount_per_share=Decimal(3)
+    )

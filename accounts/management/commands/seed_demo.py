@@ -1,8 +1,9 @@
-"""Create the demo trader and a staff account for trying Trading Lab locally (idempotent).
+"""Create the demo trader, a staff account and demo market data for trying Trading Lab (idempotent).
 
 The passwords are published (README), so the command refuses to run in production mode.
-Each run brings the two accounts to the state below and reports what it changed; a run that
-finds everything in place changes nothing and says so.
+Each run brings the two accounts to the state below, and the synthetic market data and the demo
+trader's portfolio (`portfolio.demo`) up to date, and reports what it changed; a run that finds
+everything in place changes nothing and says so.
 """
 
 from dataclasses import dataclass
@@ -13,9 +14,12 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import InvestmentHorizon, RiskTolerance, TradingStyle, User
 from accounts.services import profile_update
+from portfolio.demo import demo_seed
+from trading_lab.exceptions import ApplicationError
 
 DEMO_PROFILE = {
     "display_name": "Demo Trader",
@@ -51,7 +55,10 @@ ACCOUNTS = (
 
 
 class Command(BaseCommand):
-    help = "Create (or repair) the demo trader and staff account and print how to sign in."
+    help = (
+        "Create (or repair) the demo trader and staff account, add synthetic prices and a demo "
+        "portfolio, and print how to sign in."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -67,9 +74,18 @@ class Command(BaseCommand):
                 "it runs only in development (DEBUG=true)."
             )
         changes: list[str] = []
-        with transaction.atomic():
-            for account in ACCOUNTS:
-                changes += self._ensure(account)
+        try:
+            with transaction.atomic():
+                for account in ACCOUNTS:
+                    changes += self._ensure(account)
+                trader = User.objects.get(email__iexact=ACCOUNTS[0].email)
+                changes += demo_seed(user=trader, today=timezone.localdate())
+        except ApplicationError as exc:
+            # Say what clashes (e.g. a real DEMO-exchange instrument); nothing was written.
+            problems = [f"{field}: {m}" for field, ms in (exc.extra or {}).items() for m in ms]
+            raise CommandError(
+                "\n".join([f"Demo data not written: {exc.message}", *problems])
+            ) from exc
 
         if changes:
             for change in changes:
