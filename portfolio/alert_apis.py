@@ -6,7 +6,7 @@ Every view starts from the caller's own rows (`for_user`); writes parse the body
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -44,6 +44,7 @@ from portfolio.services import (
     dividend_delete,
     dividend_reject,
     dividend_update,
+    instrument_find,
     notification_mark_read,
     price_alert_create,
     price_alert_delete,
@@ -58,9 +59,7 @@ from trading_lab.api.params import DELETED_RESPONSE, query_params
 
 def _visible_instrument(user: User, symbol: str, exchange: str) -> Instrument:
     """A shared instrument first, then one of the user's own; never someone else's."""
-    match = Q(symbol__iexact=symbol.strip(), exchange__iexact=(exchange or "").strip())
-    visible = Instrument.objects.visible_to(user).filter(match)
-    found = visible.filter(owner__isnull=True).first() or visible.first()
+    found = instrument_find(user=user, symbol=symbol, exchange=exchange)
     if found is None:
         label = f"{symbol}.{exchange}" if exchange else symbol
         raise serializers.ValidationError({"symbol": [f"Unknown instrument {label}."]})

@@ -20,6 +20,7 @@ from portfolio.services.imports import ImportReport, transactions_import
 from portfolio.services.ledger import (
     TransactionInput,
     fx_rate_lookup,
+    instrument_find,
     instrument_resolve,
     ledger_recompute,
     portfolio_create,
@@ -52,6 +53,7 @@ __all__ = [
     "dividends_propose",
     "fx_rate_lookup",
     "fx_rates_import",
+    "instrument_find",
     "instrument_resolve",
     "ledger_recompute",
     "notification_mark_read",

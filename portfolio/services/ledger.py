@@ -368,6 +368,15 @@ def portfolio_delete(*, portfolio: Portfolio, request: HttpRequest | None = None
 # --- instruments and FX ----------------------------------------------------------------------
 
 
+def instrument_find(*, user, symbol: str, exchange: str = "") -> Instrument | None:
+    """The instrument a user means by symbol and exchange: a shared one first, then the user's
+    private one; never another user's. Matching ignores case and surrounding spaces.
+    """
+    match = {"symbol__iexact": symbol.strip(), "exchange__iexact": (exchange or "").strip()}
+    found = Instrument.objects.filter(owner__isnull=True, **match).first()
+    return found or Instrument.objects.for_user(user).filter(**match).first()
+
+
 def instrument_resolve(
     *,
     user,
@@ -384,10 +393,7 @@ def instrument_resolve(
     exchange = (exchange or "").strip()
     if not symbol:
         raise ApplicationError(INVALID, {"symbol": ["This field is required."]})
-    match = {"symbol__iexact": symbol, "exchange__iexact": exchange}
-    found = Instrument.objects.filter(owner__isnull=True, **match).first()
-    if found is None:
-        found = Instrument.objects.for_user(user).filter(**match).first()
+    found = instrument_find(user=user, symbol=symbol, exchange=exchange)
     if found is not None:
         return found
     if not currency:
@@ -410,7 +416,9 @@ def instrument_resolve(
             instrument.save()
     except IntegrityError:
         # Another request created it between the lookup and the insert.
-        return Instrument.objects.for_user(user).get(**match)
+        return Instrument.objects.for_user(user).get(
+            symbol__iexact=symbol, exchange__iexact=exchange
+        )
     return instrument
 
 
