@@ -3,7 +3,6 @@
 import re
 from http import HTTPStatus
 
-import pyotp
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY
@@ -13,6 +12,7 @@ from django.urls import reverse
 from audit.models import ActivityAction, ActivityLog, ActivityStatus
 from audit.services import activity_chain_verify
 from tests.factories import PASSWORD, UserFactory
+from tests.totp import current_code
 
 ADDRESS = "203.0.113.5"
 AGENT = "AuditTest/1.0 (pytest)"
@@ -55,7 +55,7 @@ def _activate_totp(web: Client, user, on_commit) -> str:
     web.get(reverse("mfa_activate_totp"))
     secret = web.session[SECRET_SESSION_KEY]
     with on_commit(execute=True):
-        response = web.post(reverse("mfa_activate_totp"), {"code": pyotp.TOTP(secret).now()})
+        response = web.post(reverse("mfa_activate_totp"), {"code": current_code(secret)})
     assert response.status_code == HTTPStatus.FOUND
     assert Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
     return secret
@@ -203,7 +203,7 @@ def test_wrong_mfa_code_at_sign_in_records_a_failure_and_no_sign_in(web, user, o
     secret = _activate_totp(web, user, on_commit)
     web.post(reverse("account_logout"))
     _sign_in(web, user.email)
-    wrong = str((int(pyotp.TOTP(secret).now()) + 1) % 1_000_000).zfill(6)
+    wrong = str((int(current_code(secret)) + 1) % 1_000_000).zfill(6)
 
     response = web.post(reverse("mfa_authenticate"), {"code": wrong})
 
@@ -225,7 +225,7 @@ def test_sign_in_with_mfa_records_both_methods(web, user, on_commit):
     web.post(reverse("account_logout"))
     _sign_in(web, user.email)
 
-    response = web.post(reverse("mfa_authenticate"), {"code": pyotp.TOTP(secret).now()})
+    response = web.post(reverse("mfa_authenticate"), {"code": current_code(secret)})
 
     assert response.status_code == HTTPStatus.FOUND
     last = _rows(ActivityAction.SIGN_IN)[-1]

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from audit.models import ActivityAction, ActivityLog
-from tests.browser.totp import current_code
+from tests.totp import current_code
 
 pytestmark = pytest.mark.browser
 

@@ -2,7 +2,6 @@
 
 from http import HTTPStatus
 
-import pyotp
 import pytest
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
@@ -10,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.pages.support import reauthenticate
+from tests.totp import current_code
 
 
 @pytest.fixture
@@ -39,4 +39,4 @@ def totp_secret(user) -> str:
 
 @pytest.fixture
 def totp_code(totp_secret):
-    return lambda: pyotp.TOTP(totp_secret).now()
+    return lambda: current_code(totp_secret)

@@ -1,4 +1,4 @@
-"""TOTP codes for the browser tests, computed like an authenticator app would (pyotp)."""
+"""TOTP codes for tests, computed like an authenticator app would (pyotp), never stale."""
 
 import time
 
