@@ -7,12 +7,13 @@ PY := $(VENV)/bin/python
 VENDOR := trading_lab/static/vendor
 PORT ?= 8000
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 # make is the development door: DEBUG on unless the caller says otherwise.
 export DEBUG ?= true
 # Debian packages are installed as root directly, otherwise through sudo; never a prompt.
 APT_GET := $(if $(filter 0,$(shell id -u)),,sudo )env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: setup run test lint browser-deps
+.PHONY: setup run test lint browser-deps bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -60,3 +61,13 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py check --fail-level WARNING
+
+# Benchmarks (bench/README.md): ratios against baselines measured in the same run, on a
+# throwaway database (SQLite, or a `<NAME>_bench` beside DATABASE_URL's). BENCH_ARGS=--quick.
+# Every script runs; the target fails if any of them missed a target.
+bench: $(VENV)/.installed
+	status=0; \
+	$(PY) bench/portfolio.py $(BENCH_ARGS) || status=1; \
+	$(PY) bench/bot_ticks.py $(BENCH_ARGS) || status=1; \
+	$(PY) bench/bots.py $(BENCH_ARGS) || status=1; \
+	exit $$status

@@ -33,7 +33,8 @@ def _countries() -> list[tuple[str, str]]:
 
 
 @cache
-def _currencies() -> list[tuple[str, str]]:
+def currency_choices() -> list[tuple[str, str]]:
+    """ISO 4217 currencies as form choices (code · name), for every form that asks for one."""
     currencies = sorted(pycountry.currencies, key=lambda currency: currency.alpha_3)
     return [(currency.alpha_3, f"{currency.alpha_3} · {currency.name}") for currency in currencies]
 
@@ -69,7 +70,7 @@ class PlainDecimalField(forms.DecimalField):
 class ProfileForm(forms.ModelForm):
     country = forms.ChoiceField(choices=_countries, required=False)
     base_currency = forms.ChoiceField(
-        choices=_currencies, help_text="Portfolio figures are reported in this currency."
+        choices=currency_choices, help_text="Portfolio figures are reported in this currency."
     )
     timezone = forms.ChoiceField(
         choices=_timezones,

@@ -10,6 +10,11 @@ urlpatterns = [
     path("profile/preferences", views.ProfilePreferencesView.as_view(), name="profile_preferences"),
     path("profile/security", views.ProfileSecurityView.as_view(), name="profile_security"),
     path("profile/activity", views.ProfileActivityView.as_view(), name="profile_activity"),
+    path(
+        "profile/activity.csv",
+        views.ProfileActivityExportView.as_view(),
+        name="profile_activity_export",
+    ),
     path("profile/tokens/new", views.TokenCreateView.as_view(), name="profile_token_create"),
     path(
         "profile/tokens/<int:pk>/revoke",

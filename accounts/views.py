@@ -36,6 +36,8 @@ from accounts.services import (
 )
 from audit.models import ActivityAction
 from audit.selectors import activity_list, job_list
+from audit.services.activity_exports import activity_export
+from portfolio.market_selectors import alert_event_list
 from portfolio.overview import portfolio_overview
 from trading_lab.exceptions import ApplicationError
 
@@ -96,6 +98,7 @@ class DashboardView(PageMixin, TemplateView):
             recent_activity=activity_list(user=user)[:10],
             recent_jobs=job_list(user=user)[:8],
             portfolio_overview=portfolio_overview(user=user, today=timezone.localdate()),
+            triggered_alerts=alert_event_list(user=user)[:5],
         )
         return context
 
@@ -268,3 +271,25 @@ class ProfileActivityView(ProfileTabMixin, ListView):
         context = super().get_context_data(**kwargs)
         context.update(filter_form=self.filter_form, action_labels=dict(ActivityAction.choices))
         return context
+
+
+class ProfileActivityExportView(LoginRequiredMixin, View):
+    """The Activity tab's rows, with the same filters, as a CSV download."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        profile = profile_get(user=request.user)
+        filter_form = ActivityFilterForm(request.GET or None)
+        filters: dict[str, Any] = {}
+        if filter_form.is_bound:
+            if not filter_form.is_valid():
+                # The tab shows the same filters with their errors next to them.
+                return HttpResponseRedirect(
+                    f"{reverse('profile_activity')}?{request.GET.urlencode()}"
+                )
+            filters = filter_form.selector_kwargs(_user_tz(profile))
+        export = activity_export(
+            user=request.user, filters=filters, tz=_user_tz(profile), request=request
+        )
+        response = HttpResponse(export.content, content_type=export.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+        return response

@@ -14,18 +14,23 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 
+from audit.config import DEFINITIONS
 from audit.models import (
     ActivityAction,
     ActivityLog,
+    ApiUsage,
     BackgroundJob,
     Heartbeat,
     JobStatus,
     ScheduledJob,
     SchedulerExecution,
+    SystemConfigEntry,
+    SystemConfigVersion,
 )
+from audit.services.config import config_update
 from audit.services.jobs import job_cancel
 from audit.services.scheduler import scheduled_task_resolve
 from trading_lab.exceptions import ApplicationError
@@ -280,3 +285,86 @@ class LogEntryAdmin(AuditlogLogEntryAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: LogEntry | None = None) -> bool:
         return False
+
+
+class SystemConfigEntryForm(forms.ModelForm):
+    """A setting chosen from the definitions, its value checked against that definition."""
+
+    key = forms.ChoiceField(choices=[(key, key) for key in sorted(DEFINITIONS)])
+    value = forms.CharField(help_text="A number; each setting's bounds are listed below.")
+
+    class Meta:
+        model = SystemConfigEntry
+        fields = ("key", "value")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        key, raw = cleaned.get("key"), cleaned.get("value")
+        if key and raw is not None:
+            definition = DEFINITIONS[key]
+            try:
+                cleaned["value"] = definition.stored(definition.parse(raw))
+            except ValueError as exc:
+                self.add_error("value", str(exc))
+        return cleaned
+
+
+@admin.register(SystemConfigEntry)
+class SystemConfigEntryAdmin(admin.ModelAdmin):
+    """Staff-set system settings; saving goes through the service (version, activity log)."""
+
+    form = SystemConfigEntryForm
+    list_display = ("key", "value", "default", "updated_by", "updated_at")
+    search_fields = ("key",)
+    readonly_fields = ("definition_help", "updated_by", "updated_at")
+    list_select_related = ("updated_by",)
+
+    @admin.display(description="default")
+    def default(self, obj: SystemConfigEntry) -> str:
+        definition = DEFINITIONS.get(obj.key)
+        return str(definition.default()) if definition else "(no longer defined)"
+
+    @admin.display(description="what it is")
+    def definition_help(self, obj: SystemConfigEntry | None) -> str:
+        lines = [
+            f"{d.key}: {d.help} ({d.minimum} to {d.maximum}; default {d.default()})"
+            for d in (DEFINITIONS[key] for key in sorted(DEFINITIONS))
+        ]
+        items = format_html_join("", "<li>{}</li>", ((line,) for line in lines))
+        return format_html("<ul>{}</ul>", items)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # The key of a stored setting never changes; a different setting is a new row.
+        return (*self.readonly_fields, "key") if obj else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: SystemConfigEntry, form, change) -> None:
+        config_update(changes={obj.key: obj.value}, user=request.user, request=request)
+        saved = SystemConfigEntry.objects.get(key=obj.key)
+        obj.pk, obj.created_at, obj.updated_at = saved.pk, saved.created_at, saved.updated_at
+
+    def delete_model(self, request: HttpRequest, obj: SystemConfigEntry) -> None:
+        config_update(changes={obj.key: None}, user=request.user, request=request)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        config_update(
+            changes=dict.fromkeys(queryset.values_list("key", flat=True)),
+            user=request.user,
+            request=request,
+        )
+
+
+@admin.register(SystemConfigVersion)
+class SystemConfigVersionAdmin(ReadOnlyAdmin):
+    list_display = ("version", "updated_at")
+
+
+@admin.register(ApiUsage)
+class ApiUsageAdmin(ReadOnlyAdmin):
+    """Each user's API requests per day and category (counted as they pass the throttles)."""
+
+    list_display = ("day", "user", "category", "count")
+    list_filter = ("category", "day")
+    search_fields = ("user__email",)
+    list_select_related = ("user",)
+    date_hierarchy = "day"
+    show_full_result_count = False

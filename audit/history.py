@@ -37,6 +37,16 @@ EXCLUDED_MODELS: dict[str, str] = {
     "portfolio.PortfolioSnapshot": "a derived daily cache, rewritten in bulk from the ledger",
     # Call counters and breaker state, moved by locked conditional updates on every provider call.
     "portfolio.ProviderState": "call counters and breaker state, changed on every provider call",
+    # Request counters, incremented by every API call.
+    "audit.ApiUsage": "request counters, incremented by every API call",
+    # A counter that rises with every configuration change; the entries have history.
+    "audit.SystemConfigVersion": "a counter of configuration changes",
+    # One row per scheduled tick, written once by the runner: the tick row is itself the log.
+    "bots.BotTick": "a run log of bot ticks, one row per tick",
+    # Sampled equity of a bot run: derived from its orders and prices.
+    "bots.BotEquityPoint": "a derived equity curve sample",
+    # The stored first answer of an idempotent request; the order it created has its own history.
+    "bots.IdempotencyRecord": "a cached response, the order behind it has its own history",
 }
 
 # Plain-text secret fields, excluded by name wherever they occur. Encrypted fields need no
@@ -60,6 +70,16 @@ SECRET_FIELD_NAMES = frozenset(
 # Fields that change on every use, not on any decision: recording them would bury real
 # changes. Sign-ins and token use are in the activity log instead.
 NOISE_FIELD_NAMES = frozenset({"updated_at", "last_login", "last_used_at"})
+
+# Fields of project models left out of history, with why. The row keeps its history; these
+# columns are derived output or bookkeeping rewritten by machines, not anyone's decision.
+PROJECT_EXCLUDED_FIELDS: dict[str, frozenset[str]] = {
+    # A finished backtest's results: written once by its job, and a year of minute bars makes
+    # megabytes of orders; status, times and parameters keep their history.
+    "bots.Backtest": frozenset({"metrics", "equity_curve", "orders", "deals"}),
+    # Rewritten by every tick of a running bot; its orders, deals and ticks record what happened.
+    "bots.Bot": frozenset({"state", "next_run_at", "last_tick_at"}),
+}
 
 # Third-party models whose history staff need, with the fields that must not be recorded.
 # Both can be changed in the admin, where allauth's signals (and so the activity log) do not
@@ -105,8 +125,11 @@ def _model_installed(label: str) -> bool:
 
 
 def excluded_fields(model: type[models.Model]) -> list[str]:
-    """The fields of `model` that history must not record: secrets first, then noise."""
-    extra = THIRD_PARTY_MODELS.get(model._meta.label, frozenset())
+    """The fields of `model` that history must not record: secrets, noise, listed exclusions."""
+    label = model._meta.label
+    extra = THIRD_PARTY_MODELS.get(label, frozenset()) | PROJECT_EXCLUDED_FIELDS.get(
+        label, frozenset()
+    )
     return sorted(
         field.name
         for field in model._meta.concrete_fields

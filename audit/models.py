@@ -53,6 +53,21 @@ class ActivityAction(models.TextChoices):
     DIVIDEND_CONFIRMED = "dividend_confirmed", "Dividend confirmed"
     DIVIDEND_REJECTED = "dividend_rejected", "Dividend rejected"
     DIVIDENDS_PROPOSED = "dividends_proposed", "Dividends proposed"
+    PAPER_ACCOUNT_CREATED = "paper_account_created", "Paper account created"
+    PAPER_ACCOUNT_RESET = "paper_account_reset", "Paper account reset"
+    ORDER_PLACED = "order_placed", "Order placed"
+    ORDER_CANCELLED = "order_cancelled", "Order cancelled"
+    BOT_CREATED = "bot_created", "Bot created"
+    BOT_UPDATED = "bot_updated", "Bot updated"
+    BOT_DELETED = "bot_deleted", "Bot deleted"
+    BOT_STARTED = "bot_started", "Bot started"
+    BOT_PAUSED = "bot_paused", "Bot paused"
+    BOT_RESUMED = "bot_resumed", "Bot resumed"
+    BOT_STOPPED = "bot_stopped", "Bot stopped"
+    BACKTEST_CREATED = "backtest_created", "Backtest started"
+    BACKTEST_DELETED = "backtest_deleted", "Backtest deleted"
+    SIGNAL_VALIDATION_RECORDED = "signal_validation_recorded", "Signal validation recorded"
+    CONFIG_UPDATED = "config_updated", "System configuration changed"
 
 
 class AppendOnlyError(Exception):
@@ -297,3 +312,78 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.instance}"
+
+
+class SystemConfigEntry(TimeStampedModel):
+    """A staff-set value of one system setting (audit.config.DEFINITIONS holds the defaults)."""
+
+    key = models.CharField(max_length=100, unique=True)
+    value = models.JSONField(help_text="Decimals as strings; validated by its definition.")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["key"]
+        verbose_name = "system setting"
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.value}"
+
+
+class SystemConfigVersion(models.Model):
+    """The single row whose number rises by one with every configuration change."""
+
+    version = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(pk=1), name="audit_systemconfigversion_single_row"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"configuration version {self.version}"
+
+
+class ApiCategory(models.TextChoices):
+    """What an API request does, for throttling and the usage count."""
+
+    READS = "reads", "Reads"
+    WRITES = "writes", "Writes"
+    IMPORTS = "imports", "Imports"
+    ORDERS = "orders", "Order placement"
+
+
+class ApiUsage(models.Model):
+    """How many API requests of a category a user made on a day (UTC), counted as they pass."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_usage"
+    )
+    day = models.DateField()
+    category = models.CharField(max_length=10, choices=ApiCategory.choices)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day", "user", "category"]
+        verbose_name = "API usage"
+        verbose_name_plural = "API usage"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "day", "category"], name="audit_apiusage_user_day_category"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(category__in=ApiCategory.values),
+                name="audit_apiusage_category_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.day} {self.category}: {self.count}"

@@ -1,15 +1,24 @@
 """Tasks of the audit area, run by `manage.py db_worker` (or whichever task backend is set).
 
-Tasks parse their arguments and call services; the scheduler's defaults point at the last three.
+Tasks parse their arguments and call services; the scheduler's defaults point at the others.
 """
 
+from datetime import timedelta
+from io import StringIO
+
+from django.core.management import call_command
+from django.utils import timezone
 from django_tasks import task
 
 from audit.models import HeartbeatKind
 from audit.services.activity import activity_chain_verify
+from audit.services.backups import backup_create
+from audit.services.config import config_get
+from audit.services.retention import activity_prune
 from audit.services.scheduler import (
     heartbeat_record,
     scheduled_execution_run,
+    stale_work_reclaim,
     task_results_prune,
 )
 
@@ -46,3 +55,36 @@ def verify_audit() -> int:
 def prune_task_results() -> dict[str, int]:
     """Delete finished task results and stale heartbeats older than their retention."""
     return task_results_prune()
+
+
+@task
+def reclaim_stale_work() -> dict[str, int]:
+    """Fail the jobs and scheduled runs whose worker died (silent past WORK_STALE_AFTER)."""
+    return stale_work_reclaim()
+
+
+@task
+def prune_activity() -> dict[str, int | str | None]:
+    """Archive and delete activity rows past retention (the chain stays verifiable)."""
+    report = activity_prune()
+    return {
+        "rows": report.rows,
+        "first_seq": report.first_seq,
+        "last_seq": report.last_seq,
+        "archive": str(report.archive) if report.archive else None,
+    }
+
+
+@task
+def prune_history() -> str:
+    """Flush model history entries past their retention (system configuration), auditlogflush."""
+    before = timezone.localdate() - timedelta(days=config_get("retention.history_days"))
+    out = StringIO()
+    call_command("auditlogflush", "--yes", "--before-date", before.isoformat(), stdout=out)
+    return out.getvalue().strip()
+
+
+@task
+def backup_database() -> str:
+    """Write the daily database backup and rotate old ones."""
+    return str(backup_create())

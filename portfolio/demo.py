@@ -3,7 +3,8 @@
 A dozen shared instruments on the `DEMO` exchange, half in USD and half in EUR, get about two
 years of daily bars from the synthetic provider and EUR/USD rates from a seeded random walk; the
 demo trader gets a portfolio of a few hundred transactions of every type, written through the
-ledger service in one call so holdings, snapshots and performance are the real thing.
+ledger service in one call so holdings, snapshots and performance are the real thing; then a
+watchlist, price alerts and dividends (`portfolio.demo_markets`).
 
 Deterministic: a day's bar and rate depend only on the seed and the day (whichever window asks),
 and the ledger is planned from them with a fixed seed. Idempotent: the market data is upserted, so
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
+from portfolio.demo_markets import demo_markets_seed
 from portfolio.models import AssetClass, Instrument, Portfolio, TransactionType
 from portfolio.providers import MarketDataProvider, provider_get
 from portfolio.providers.synthetic import EPOCH
@@ -317,4 +319,11 @@ def demo_seed(*, user: User, today: date) -> list[str]:
     start, end = demo_window(today=today)
     with transaction.atomic():
         market = demo_market_seed(start=start, end=end)
-        return [*market.changes, *demo_portfolio_seed(user=user, market=market)]
+        changes = [*market.changes, *demo_portfolio_seed(user=user, market=market)]
+        portfolio = Portfolio.objects.for_user(user).get(name=PORTFOLIO_NAME)
+        return [
+            *changes,
+            *demo_markets_seed(
+                user=user, portfolio=portfolio, instruments=market.instruments, today=today
+            ),
+        ]

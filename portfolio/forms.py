@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from accounts.forms import PlainDecimalField, _currencies
+from accounts.forms import PlainDecimalField, currency_choices
 from accounts.models import validate_currency
 from portfolio.models import INSTRUMENT_TYPES, Portfolio, Transaction, TransactionType
 from trading_lab.decimals import MONEY, PRICE, QUANTITY, RATE
@@ -28,7 +28,7 @@ def _decimal(spec: dict, **kwargs: Any) -> PlainDecimalField:
 
 class PortfolioForm(forms.ModelForm):
     base_currency = forms.ChoiceField(
-        choices=_currencies, initial="USD", help_text="Figures of this portfolio are in it."
+        choices=currency_choices, initial="USD", help_text="Figures of this portfolio are in it."
     )
 
     class Meta:

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.models import ApiCategory
 from audit.serializers import JobSerializer
 from portfolio.models import Portfolio
 from portfolio.serializers import TransactionFilterSerializer
@@ -87,6 +88,7 @@ class TransactionImportApi(APIView):
     """Import transactions from CSV or JSON into one of your portfolios (all or nothing)."""
 
     parser_classes = [MultiPartParser, FormParser, JSONParser]
+    throttle_category = ApiCategory.IMPORTS
 
     @extend_schema(
         tags=["transactions"],

@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from portfolio.models import Instrument
+from django.db.models import Max
+
+from portfolio.models import Instrument, PriceBar
 from portfolio.selectors import (
     holding_list,
+    instruments_with_quotes,
     portfolio_list,
     portfolio_performance,
     portfolio_series,
-    price_bar_list,
 )
 from trading_lab.exceptions import ApplicationError
 
@@ -52,25 +54,31 @@ class Overview:
     problems: list[str] = field(default_factory=list)
 
 
-def _mover(instrument: Instrument, today: date) -> Mover | None:
-    bars = list(price_bar_list(instrument=instrument, start=today - _LOOKBACK, end=today))[-2:]
-    if len(bars) < 2 or not bars[0].close:
-        return None
-    previous, last = bars
-    return Mover(
-        symbol=instrument.symbol,
-        currency=instrument.currency,
-        close=last.close,
-        change_pct=(last.close - previous.close) / previous.close,
-        close_date=last.date,
+def _movers(instrument_ids: set[int], today: date) -> list[Mover]:
+    """Each instrument's last close against the one before, in one query."""
+    instruments = instruments_with_quotes(
+        Instrument.objects.filter(pk__in=instrument_ids), on_or_before=today
     )
+    return [
+        Mover(
+            symbol=instrument.symbol,
+            currency=instrument.currency,
+            close=instrument.last_close,
+            change_pct=(instrument.last_close - instrument.previous_close)
+            / instrument.previous_close,
+            close_date=instrument.last_date,
+        )
+        for instrument in instruments
+        if instrument.previous_close
+    ]
 
 
 def portfolio_overview(*, user, today: date) -> Overview:
     """The user's portfolios in sum: value and day change per base currency, top movers."""
     overview = Overview()
     totals: dict[str, CurrencyTotal] = {}
-    held: dict[int, Instrument] = {}
+    held: set[int] = set()
+    series_by_portfolio = []
     for portfolio in portfolio_list(user=user):
         overview.portfolio_count += 1
         try:
@@ -81,16 +89,24 @@ def portfolio_overview(*, user, today: date) -> Overview:
             continue
         total = totals.setdefault(portfolio.base_currency, CurrencyTotal(portfolio.base_currency))
         total.value += performance.value
-        # Weekdays only: on a weekend the last day's change is Friday's, not a flat zero.
-        days = [row for row in series if row.date.weekday() < 5]
+        series_by_portfolio.append((total, series))
+        held.update(holding_list(portfolio=portfolio).values_list("instrument_id", flat=True))
+    # The day change is the last priced session's: before today's prices arrive (a Monday
+    # morning, a holiday) it is the previous session's move, not a flat zero.
+    last_priced = (
+        PriceBar.objects.filter(instrument_id__in=held, date__lte=today).aggregate(
+            last=Max("date")
+        )["last"]
+        or today
+    )
+    for total, series in series_by_portfolio:
+        days = [row for row in series if row.date.weekday() < 5 and row.date <= last_priced]
         if len(days) >= 2:
             last, previous = days[-1], days[-2]
             # Money paid in or out that day is not a gain or a loss.
             total.day_change += last.value - previous.value - last.net_flow
             total.previous += previous.value
-        for holding in holding_list(portfolio=portfolio):
-            held[holding.instrument_id] = holding.instrument
-    movers = [mover for mover in (_mover(i, today) for i in held.values()) if mover is not None]
+    movers = _movers(held, today)
     overview.movers = sorted(movers, key=lambda m: abs(m.change_pct), reverse=True)[:TOP_MOVERS]
     overview.totals = sorted(totals.values(), key=lambda t: t.currency)
     return overview

@@ -91,6 +91,22 @@ def instrument_search(*, user, query: str = "") -> QuerySet[Instrument]:
     return rows.order_by("symbol", "exchange", "pk")
 
 
+def instruments_with_quotes(
+    instruments: QuerySet[Instrument], *, on_or_before: date | None = None
+) -> QuerySet[Instrument]:
+    """`instruments` annotated with `last_close`, `last_date` and `previous_close` (the close
+    before the last), from their price bars up to `on_or_before`: one query for any number."""
+    bars = PriceBar.objects.filter(instrument=OuterRef("pk"))
+    if on_or_before is not None:
+        bars = bars.filter(date__lte=on_or_before)
+    latest = bars.order_by("-date")
+    return instruments.annotate(
+        last_close=Subquery(latest.values("close")[:1]),
+        last_date=Subquery(latest.values("date")[:1]),
+        previous_close=Subquery(latest.values("close")[1:2]),
+    )
+
+
 def price_bar_list(
     *, instrument: Instrument, start: date | None = None, end: date | None = None
 ) -> QuerySet[PriceBar]:

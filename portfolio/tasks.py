@@ -12,14 +12,16 @@ from audit.models import BackgroundJob
 from audit.services.jobs import JobRun, job_create, job_enqueue, job_task
 from portfolio.app_settings import app_settings
 from portfolio.csv_utils import CsvFileError
-from portfolio.models import Instrument
+from portfolio.models import Instrument, Portfolio
 from portfolio.providers import (
     ProviderError,
     ProviderUnavailableError,
     provider_call,
     provider_get,
 )
+from portfolio.services.dividends import dividends_propose
 from portfolio.services.market import PriceBarRow, price_bars_import
+from trading_lab.exceptions import ApplicationError
 
 
 def _instruments(params: dict[str, Any], *, synthetic: bool) -> list[Instrument]:
@@ -105,3 +107,27 @@ def refresh_prices_enqueue(provider: str = "") -> int:
     )
     job_enqueue(job=job, task=refresh_prices)
     return job.pk
+
+
+@task
+def propose_dividends() -> dict[str, Any]:
+    """Propose pending dividends from price-bar dividend data for every portfolio that may get one.
+
+    Each portfolio is its own transaction, proposed as its owner's; `dividends_propose` skips an
+    (instrument, ex date) that already has a dividend in any status, so a daily run is
+    idempotent and a rejected proposal stays rejected.
+    """
+    candidates = (
+        Portfolio.objects.filter(transactions__instrument__prices__dividend__gt=0)
+        .distinct()
+        .order_by("pk")
+    )
+    proposed = 0
+    failed: list[dict[str, Any]] = []
+    for portfolio in candidates:
+        try:
+            proposed += len(dividends_propose(portfolio=portfolio))
+        except ApplicationError as exc:
+            # One portfolio's problem (say, a ledger the engine refuses) must not stop the rest.
+            failed.append({"portfolio": portfolio.pk, "error": exc.message})
+    return {"portfolios": len(candidates), "proposed": proposed, "failed": failed}

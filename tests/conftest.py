@@ -14,6 +14,14 @@ def fast_password_hasher(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def files_in_tmp(settings, tmp_path_factory) -> None:
+    """Backups and activity archives that tests write (scheduled jobs too) stay out of var/."""
+    folder = tmp_path_factory.mktemp("var")
+    settings.BACKUP_DIR = folder / "backups"
+    settings.ACTIVITY_ARCHIVE_DIR = folder / "archive"
+
+
 @pytest.fixture
 def password() -> str:
     return PASSWORD

@@ -85,6 +85,9 @@ from portfolio.services import (
     transaction_create,
     watchlist_item_add,
 )
+from tests.bots import backtest_owned, owned_bots
+from tests.bots import owned as bots_owned
+from tests.bots.owned import BOTS_FACTORIES
 from tests.factories import BrokerCredentialFactory, BrokerSessionFactory, UserFactory
 from trading_lab.api.fields import OwnedPrimaryKeyRelatedField
 from trading_lab.models import OwnedModel, OwnedQuerySet
@@ -294,6 +297,7 @@ OWNED_FACTORIES: dict[str, Callable[[User, Seed], Model]] = {
     "portfolio.AlertEvent": _alert_event,
     "portfolio.Notification": _notification,
     "portfolio.Dividend": _dividend,
+    **BOTS_FACTORIES,
     "audit.ActivityLog": _activity,
     "audit.BackgroundJob": _job,
     "portfolio.Instrument": _private_instrument,
@@ -441,6 +445,14 @@ PUBLIC_NAMES = {
 }
 # Static files (when a pattern serves them) are the same bytes for everyone.
 PUBLIC_PREFIXES = {settings.STATIC_URL.lstrip("/"): "static files"}
+# Staff-only API routes: staff see every user's rows by design (SPEC §2); everyone else is
+# refused, which test_staff_api_routes_refuse_everyone_else checks on each of them.
+STAFF_API_NAMES = {
+    "api-staff-audit": "staff-only API: model history",
+    "api-staff-jobs": "staff-only API: every job",
+    "api-staff-health": "staff-only API: detailed health",
+    "api-staff-config": "staff-only API: system configuration",
+}
 
 
 def public_reason(route: Route) -> str | None:
@@ -453,7 +465,7 @@ def public_reason(route: Route) -> str | None:
     for prefix, reason in PUBLIC_PREFIXES.items():
         if route.path.startswith(prefix):
             return reason
-    return PUBLIC_NAMES.get(route.key)
+    return PUBLIC_NAMES.get(route.key) or STAFF_API_NAMES.get(route.key)
 
 
 # --------------------------------------------------------------------------------------------
@@ -752,6 +764,9 @@ REGISTRY: dict[str, ObjectRoute | ScopedRoute] = {
     "profile_activity": ScopedRoute(
         methods=frozenset({"GET"}), shows=lambda w: [w.seed.mark("activity")]
     ),
+    "profile_activity_export": ScopedRoute(
+        methods=frozenset({"GET"}), shows=lambda w: [w.seed.mark("activity")]
+    ),
     "profile_token_create": ScopedRoute(
         methods=frozenset({"POST"}), body=lambda w: {"name": w.seed.mark("page-token")}
     ),
@@ -784,6 +799,184 @@ REGISTRY: dict[str, ObjectRoute | ScopedRoute] = {
         make=_transaction, methods=frozenset({"GET", "POST"}), body=lambda t: _deposit_form()
     ),
     "transaction_delete": ObjectRoute(make=_transaction, methods=frozenset({"GET", "POST"})),
+    # ---- Watchlist, alert, notification and dividend pages
+    "watchlist": ScopedRoute(
+        methods=frozenset({"GET", "POST"}),
+        shows=lambda w: [w.rows["portfolio.WatchlistItem"].notes],
+        # The page adds known instruments only: a new one of the caller's each time.
+        body=lambda w: {"symbol": _private_instrument(w.user, w.seed).symbol},
+    ),
+    "watchlist_delete": ObjectRoute(make=_watchlist_item, methods=frozenset({"GET", "POST"})),
+    "alert_list": ScopedRoute(
+        methods=frozenset({"GET", "POST"}),
+        shows=lambda w: [w.rows["portfolio.PriceAlert"].notes],
+        body=_alert_body,
+    ),
+    "alert_detail": ObjectRoute(make=_price_alert, methods=frozenset({"GET"})),
+    "alert_edit": ObjectRoute(
+        make=_price_alert,
+        methods=frozenset({"GET", "POST"}),
+        body=lambda alert: {"symbol": alert.instrument.symbol, "condition": "below", "target": "3"},
+    ),
+    "alert_delete": ObjectRoute(make=_price_alert, methods=frozenset({"GET", "POST"})),
+    "alert_rearm": ObjectRoute(make=_price_alert, methods=frozenset({"POST"})),
+    "notification_list": ScopedRoute(
+        methods=frozenset({"GET"}), shows=lambda w: [w.rows["portfolio.Notification"].title]
+    ),
+    "notification_read": ObjectRoute(make=_notification, methods=frozenset({"POST"})),
+    "notifications_read_all": ScopedRoute(methods=frozenset({"POST"})),
+    "dividend_list": ScopedRoute(
+        methods=frozenset({"GET"}), shows=lambda w: [w.rows["portfolio.Dividend"].notes]
+    ),
+    "dividend_add": ObjectRoute(
+        make=_portfolio,
+        methods=frozenset({"GET", "POST"}),
+        body=lambda p: {**_dividend_body(p), "portfolio": "", "kind": "cash"},
+    ),
+    "dividends_propose": ObjectRoute(make=_traded_portfolio, methods=frozenset({"POST"})),
+    "dividend_edit": ObjectRoute(
+        make=_dividend,
+        methods=frozenset({"GET", "POST"}),
+        body=lambda d: {
+            "ex_date": d.ex_date.isoformat(),
+            "amount_per_share": "0.75",
+            "kind": "cash",
+        },
+    ),
+    "dividend_delete": ObjectRoute(make=_dividend, methods=frozenset({"GET", "POST"})),
+    "dividend_confirm": ObjectRoute(make=_dividend, methods=frozenset({"POST"})),
+    "dividend_reject": ObjectRoute(make=_dividend, methods=frozenset({"POST"})),
+    # ---- Paper trading API and pages (bots.paper_apis, bots.paper_views)
+    "api-paper-accounts": ScopedRoute(
+        methods=frozenset({"GET", "POST"}),
+        shows=lambda w: [w.rows["bots.PaperAccount"].name],
+        body=lambda w: {"name": w.seed.mark(f"api-paper-{next(_serial)}"), "quote_currency": "USD"},
+    ),
+    "api-paper-account-detail": ObjectRoute(
+        make=bots_owned.paper_account, methods=frozenset({"GET"}), url_kwargs=_by_id
+    ),
+    "api-paper-account-reset": ObjectRoute(
+        make=bots_owned.paper_account, methods=frozenset({"POST"}), url_kwargs=_by_id
+    ),
+    "api-paper-balances": ScopedRoute(methods=frozenset({"GET"})),
+    "api-paper-positions": ScopedRoute(methods=frozenset({"GET"})),
+    "api-orders": ScopedRoute(
+        methods=frozenset({"GET", "POST"}),
+        shows=lambda w: [w.rows["bots.Order"].client_order_id],
+        body=lambda w: bots_owned.order_body(w.rows["bots.PaperAccount"]),
+    ),
+    "api-order-detail": ObjectRoute(
+        make=bots_owned.order, methods=frozenset({"GET"}), url_kwargs=_by_id
+    ),
+    "api-order-cancel": ObjectRoute(
+        make=bots_owned.open_order, methods=frozenset({"POST"}), url_kwargs=_by_id
+    ),
+    "paper": ScopedRoute(
+        methods=frozenset({"GET"}), shows=lambda w: [w.rows["bots.PaperAccount"].name]
+    ),
+    "paper_account": ObjectRoute(make=bots_owned.paper_account, methods=frozenset({"GET"})),
+    "paper_account_create": ScopedRoute(
+        methods=frozenset({"GET", "POST"}),
+        body=lambda w: {
+            "name": w.seed.mark(f"page-paper-{next(_serial)}"),
+            "quote_currency": "USD",
+            "starting_balance": "100",
+        },
+    ),
+    "paper_order_place": ObjectRoute(
+        make=bots_owned.paper_account,
+        methods=frozenset({"POST"}),
+        body=bots_owned.ticket_body,
+    ),
+    "paper_account_reset": ObjectRoute(
+        make=bots_owned.paper_account, methods=frozenset({"GET", "POST"})
+    ),
+    "paper_order_cancel": ObjectRoute(make=bots_owned.open_order, methods=frozenset({"POST"})),
+    # ---- Backtests and signal validations (bots.backtest_apis, bots.backtest_views)
+    "api-backtests": ScopedRoute(
+        methods=frozenset({"GET", "POST"}),
+        shows=lambda w: [w.rows["bots.Backtest"].name],
+        body=backtest_owned.backtest_body,
+    ),
+    "api-backtest-detail": ObjectRoute(
+        make=backtest_owned.backtest, methods=frozenset({"GET", "DELETE"}), url_kwargs=_by_id
+    ),
+    "api-backtest-cancel": ObjectRoute(
+        make=backtest_owned.queued_backtest, methods=frozenset({"POST"}), url_kwargs=_by_id
+    ),
+    "api-backtest-export": ObjectRoute(
+        make=backtest_owned.backtest, methods=frozenset({"GET"}), url_kwargs=_by_id
+    ),
+    "api-signal-validations": ScopedRoute(
+        methods=frozenset({"GET", "POST"}),
+        shows=lambda w: [w.seed.mark("model")],
+        body=backtest_owned.signal_validation_body,
+    ),
+    "api-signal-validation-detail": ObjectRoute(
+        make=backtest_owned.signal_validation, methods=frozenset({"GET"}), url_kwargs=_by_id
+    ),
+    "backtest_list": ScopedRoute(
+        methods=frozenset({"GET", "POST"}),
+        shows=lambda w: [w.rows["bots.Backtest"].name],
+        body=backtest_owned.backtest_form,
+    ),
+    "backtest_compare": ScopedRoute(methods=frozenset({"GET"})),
+    "backtest_detail": ObjectRoute(make=backtest_owned.backtest, methods=frozenset({"GET"})),
+    "backtest_cancel": ObjectRoute(
+        make=backtest_owned.queued_backtest, methods=frozenset({"POST"})
+    ),
+    "backtest_delete": ObjectRoute(
+        make=backtest_owned.backtest, methods=frozenset({"GET", "POST"})
+    ),
+    "signal_validation_list": ScopedRoute(
+        methods=frozenset({"GET"}), shows=lambda w: [w.seed.mark("model")]
+    ),
+    # ---- Bots API (bots.bot_apis)
+    "api-bots": ScopedRoute(
+        methods=frozenset({"GET", "POST"}),
+        shows=lambda w: [w.rows["bots.Bot"].name],
+        body=owned_bots.bot_body,
+    ),
+    "api-bot-preview": ScopedRoute(
+        methods=frozenset({"POST"}),
+        body=lambda w: owned_bots.preview_body(w.rows["bots.PaperAccount"]),
+    ),
+    "api-bot-detail": ObjectRoute(
+        make=owned_bots.bot,
+        methods=frozenset({"GET", "PUT", "PATCH", "DELETE"}),
+        url_kwargs=_by_id,
+        body=owned_bots.bot_update_body,
+    ),
+    "api-bot-start": ObjectRoute(
+        make=owned_bots.bot, methods=frozenset({"POST"}), url_kwargs=_by_id
+    ),
+    "api-bot-pause": ObjectRoute(
+        make=owned_bots.running_bot, methods=frozenset({"POST"}), url_kwargs=_by_id
+    ),
+    "api-bot-resume": ObjectRoute(
+        make=owned_bots.paused_bot, methods=frozenset({"POST"}), url_kwargs=_by_id
+    ),
+    "api-bot-stop": ObjectRoute(
+        make=owned_bots.running_bot, methods=frozenset({"POST"}), url_kwargs=_by_id
+    ),
+    **{
+        f"api-bot-{rows}": ObjectRoute(
+            make=owned_bots.bot, methods=frozenset({"GET"}), url_kwargs=_by_id
+        )
+        for rows in ("runs", "deals", "orders", "ticks")
+    },
+    # ---- Bot pages (bots.bot_views)
+    "bot_list": ScopedRoute(methods=frozenset({"GET"}), shows=lambda w: [w.rows["bots.Bot"].name]),
+    "bot_create": ScopedRoute(methods=frozenset({"GET", "POST"}), body=owned_bots.bot_form),
+    "bot_detail": ObjectRoute(make=owned_bots.bot, methods=frozenset({"GET"})),
+    "bot_edit": ObjectRoute(
+        make=owned_bots.bot, methods=frozenset({"GET", "POST"}), body=owned_bots.bot_edit_form
+    ),
+    "bot_delete": ObjectRoute(make=owned_bots.bot, methods=frozenset({"GET", "POST"})),
+    "bot_start": ObjectRoute(make=owned_bots.bot, methods=frozenset({"POST"})),
+    "bot_pause": ObjectRoute(make=owned_bots.running_bot, methods=frozenset({"POST"})),
+    "bot_resume": ObjectRoute(make=owned_bots.paused_bot, methods=frozenset({"POST"})),
+    "bot_stop": ObjectRoute(make=owned_bots.running_bot, methods=frozenset({"POST"})),
 }
 
 
@@ -984,6 +1177,32 @@ BODY_ID_ROUTES: list[BodyIdRoute] = [
             _ledger_portfolio,
             _deposit_body,
             url_kwargs=_seeded_transaction,
+        )
+        for method in ("PUT", "PATCH")
+    ),
+    BodyIdRoute("api-orders", "POST", "account", bots_owned.paper_account, bots_owned.order_body),
+    BodyIdRoute(
+        "api-bots", "POST", "account", bots_owned.paper_account, owned_bots.bot_body_naming
+    ),
+    BodyIdRoute(
+        "api-bot-preview", "POST", "account", bots_owned.paper_account, owned_bots.preview_body
+    ),
+    # A private instrument is the owner's own; shared ones are everyone's to name.
+    BodyIdRoute(
+        "api-bot-preview",
+        "POST",
+        "instrument",
+        _private_instrument,
+        lambda instrument: {"config": owned_bots.DCA_CONFIG, "instrument": instrument.pk},
+    ),
+    *(
+        BodyIdRoute(
+            "api-bot-detail",
+            method,
+            "account",
+            bots_owned.paper_account,
+            owned_bots.bot_body_naming,
+            url_kwargs=lambda w: {"id": w.rows["bots.Bot"].pk},
         )
         for method in ("PUT", "PATCH")
     ),
@@ -1192,5 +1411,28 @@ def test_the_admin_gives_non_staff_users_no_data(a, b):
                     problems.append(f"{who} {method} {url} showed A's data")
 
     assert len(admin_routes) > 10, "the admin's routes were not found"
+    assert problems == []
+    assert snapshot(a.user) == before
+
+
+def test_staff_api_routes_refuse_everyone_else(a, b):
+    staff_routes = [route for route in ROUTES.values() if route.key in STAFF_API_NAMES]
+    before = snapshot(a.user)
+    problems = []
+
+    for route in staff_routes:
+        url = _sample_path(route, "1")
+        for who, client, expected in (
+            ("anonymous", APIClient(), HTTPStatus.UNAUTHORIZED),
+            ("non-staff", b.client, HTTPStatus.FORBIDDEN),
+        ):
+            for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+                response = getattr(client, method.lower())(url)
+                if response.status_code != expected:
+                    problems.append(f"{who} {method} {url}: {response.status_code}")
+                if a.seed.text in text_of(response):
+                    problems.append(f"{who} {method} {url} showed A's data")
+
+    assert sorted(route.key for route in staff_routes) == sorted(STAFF_API_NAMES)
     assert problems == []
     assert snapshot(a.user) == before

@@ -9,6 +9,7 @@ from auditlog.middleware import AuditlogMiddleware
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from trading_lab.log import request_id_var
 from trading_lab.net import client_ip
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -26,7 +27,11 @@ class RequestIdMiddleware:
             request.request_id = incoming
         else:
             request.request_id = uuid.uuid4().hex
-        response = self.get_response(request)
+        token = request_id_var.set(request.request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
         response["X-Request-ID"] = request.request_id
         return response
 

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "portfolio",
+    "bots",
 ]
 
 MIDDLEWARE = [
@@ -230,6 +231,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": [
         "trading_lab.api.throttling.UserRateThrottle",
         "trading_lab.api.throttling.AnonRateThrottle",
+        # Per category (reads, writes, imports, orders), rates in the system configuration.
+        "trading_lab.api.throttling.CategoryUserThrottle",
+        "trading_lab.api.throttling.CategoryAddressThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("API_THROTTLE_USER", default="1000/hour"),
@@ -259,6 +263,14 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "audit.models.JobStatus",
         "DividendKindEnum": "portfolio.models.DividendKind",
         "NotificationKindEnum": "portfolio.models.NotificationKind",
+        "OrderStatusEnum": "bots.models.OrderStatus",
+        "OrderTypeEnum": "bots.models.OrderType",
+        "OrderSideEnum": "bots.models.OrderSide",
+        "BotStatusEnum": "bots.models.BotStatus",
+        "DealStatusEnum": "bots.models.DealStatus",
+        "BotTickStatusEnum": "bots.models.TickStatus",
+        # Orders have a `type` too: the transaction's gets its own name.
+        "TransactionTypeEnum": "portfolio.models.TransactionType",
     },
     # Swagger UI must not send the schema to swagger.io's online validator.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
@@ -273,11 +285,22 @@ TASKS = {
 }
 SCHEDULER_POLL_SECONDS = env.float("SCHEDULER_POLL_SECONDS", default=5.0)
 HEARTBEAT_STALE_AFTER = timedelta(seconds=env.int("HEARTBEAT_STALE_SECONDS", default=120))
+# A running job or scheduled run that has reported nothing for this long lost its worker (killed,
+# machine gone): `reclaim-stale-work` marks it failed, and a late report from it stops it.
+WORK_STALE_AFTER = timedelta(seconds=env.int("WORK_STALE_SECONDS", default=900))
 
 # django-auditlog: secrets never reach a log entry (registrations in audit/history.py).
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 AUDITLOG_STORE_JSON_CHANGES = True
 ACTIVITY_RETENTION_DAYS = env.int("ACTIVITY_RETENTION_DAYS", default=90)
+# Days the model history (django-auditlog) keeps entries; `prune-history` flushes older ones.
+HISTORY_RETENTION_DAYS = env.int("HISTORY_RETENTION_DAYS", default=365)
+# Backups (`manage.py backup`, daily): where they go and how many daily and weekly copies stay.
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", default=7)
+BACKUP_KEEP_WEEKLY = env.int("BACKUP_KEEP_WEEKLY", default=4)
+# Where `prune_activity` writes the gzip JSON-lines archives of the rows it removes.
+ACTIVITY_ARCHIVE_DIR = Path(env.str("ACTIVITY_ARCHIVE_DIR", default=str(VAR_DIR / "archive")))
 
 # Annual risk-free rate for the Sharpe ratio (SPEC §4), a decimal fraction: "0.02" is 2 %.
 PORTFOLIO_RISK_FREE_RATE = env.str("PORTFOLIO_RISK_FREE_RATE", default="0")
@@ -313,11 +336,31 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Plain lines in development, JSON lines in production (one object a line, for log shippers);
+# every line carries the request id (trading_lab/log.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "trading_lab.log.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -22,5 +22,6 @@ urlpatterns = [
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("audit.urls")),
     path("", include("portfolio.urls")),
+    path("", include("bots.urls")),
     path("", include("accounts.urls")),
 ]

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -28,12 +29,15 @@ from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from audit.models import (
+    BackgroundJob,
     ExecutionStatus,
     Heartbeat,
     HeartbeatKind,
+    JobStatus,
     ScheduledJob,
     SchedulerExecution,
 )
+from audit.services.config import config_get
 from trading_lab.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -68,7 +72,37 @@ DEFAULT_SCHEDULES = (
         name="prune-task-results",
         task="audit.tasks.prune_task_results",
         interval_seconds=24 * 60 * 60,
-        description="Deletes finished task results and dead processes' heartbeats (7 days).",
+        description="Deletes old task results, heartbeats and finished jobs (7 days), runs (30).",
+    ),
+    DefaultSchedule(
+        name="reclaim-stale-work",
+        task="audit.tasks.reclaim_stale_work",
+        interval_seconds=5 * 60,
+        description="Fails jobs and scheduled runs whose worker died (silent too long).",
+    ),
+    DefaultSchedule(
+        name="prune-activity",
+        task="audit.tasks.prune_activity",
+        interval_seconds=24 * 60 * 60,
+        description="Archives activity rows past retention (gzip JSON lines), then deletes them.",
+    ),
+    DefaultSchedule(
+        name="prune-history",
+        task="audit.tasks.prune_history",
+        interval_seconds=24 * 60 * 60,
+        description="Flushes model history older than HISTORY_RETENTION_DAYS (auditlogflush).",
+    ),
+    DefaultSchedule(
+        name="backup",
+        task="audit.tasks.backup_database",
+        interval_seconds=24 * 60 * 60,
+        description="Backs the database up into BACKUP_DIR and rotates old copies.",
+    ),
+    DefaultSchedule(
+        name="propose-dividends",
+        task="portfolio.tasks.propose_dividends",
+        interval_seconds=24 * 60 * 60,
+        description="Proposes pending dividends from price-bar dividend data (idempotent).",
     ),
 )
 
@@ -215,9 +249,13 @@ def scheduler_tick_due(*, now: datetime | None = None) -> list[SchedulerExecutio
 def scheduler_pass(
     *, instance: str | None = None, now: datetime | None = None
 ) -> list[SchedulerExecution]:
-    """One scheduler pass: write the heartbeat, then tick every due job."""
+    """One scheduler pass: write the heartbeat, then tick every due job and every due bot."""
+    from bots.services.runner import bot_ticks_enqueue_due
+
     heartbeat_record(kind=HeartbeatKind.SCHEDULER, instance=instance)
-    return scheduler_tick_due(now=now)
+    executions = scheduler_tick_due(now=now)
+    bot_ticks_enqueue_due(now=now)
+    return executions
 
 
 def _error_details(exc: BaseException) -> str:
@@ -271,15 +309,61 @@ def _finish(
 
 
 def task_results_prune(*, now: datetime | None = None) -> dict[str, int]:
-    """Delete finished task results and heartbeats of gone processes older than 7 days."""
+    """Delete what background work leaves behind once it is old.
+
+    Finished task results and heartbeats of gone processes after 7 days; finished background
+    jobs and the scheduler's executions after their periods in the system configuration (7 and
+    30 days by default). Running and queued work is never touched.
+    """
     now = now or timezone.now()
     results, _ = (
         DBTaskResult.objects.finished().filter(finished_at__lt=now - TASK_RESULT_RETENTION).delete()
     )
     heartbeats, _ = Heartbeat.objects.filter(beat_at__lt=now - HEARTBEAT_RETENTION).delete()
-    return {"task_results": results, "heartbeats": heartbeats}
+    jobs_kept = timedelta(days=config_get("retention.finished_jobs_days"))
+    runs_kept = timedelta(days=config_get("retention.scheduler_runs_days"))
+    jobs, _ = BackgroundJob.objects.filter(
+        status__in=BackgroundJob.FINISHED, finished_at__lt=now - jobs_kept
+    ).delete()
+    executions, _ = SchedulerExecution.objects.filter(finished_at__lt=now - runs_kept).delete()
+    return {
+        "task_results": results,
+        "heartbeats": heartbeats,
+        "jobs": jobs,
+        "executions": executions,
+    }
 
 
 def task_backend_is_database() -> bool:
     """Whether the default task backend keeps its queue in this database (queue depth known)."""
     return isinstance(task_backends["default"], DatabaseBackend)
+
+
+def stale_work_reclaim(*, now: datetime | None = None) -> dict[str, int]:
+    """Mark failed the running jobs and scheduled runs that went silent (their worker died).
+
+    A worker killed mid-task leaves its row `running` for ever; without this the progress bar of
+    a user's import or backtest would spin on. A job counts as silent when its last progress
+    report (`updated_at`) is older than `WORK_STALE_AFTER`; a scheduled run when it started that
+    long ago. If the worker was only slow, its next progress report finds the job no longer
+    running and stops (`JobCancelled`), so a reclaimed job never finishes twice.
+    """
+    now = now or timezone.now()
+    cutoff = now - settings.WORK_STALE_AFTER
+    minutes = int(settings.WORK_STALE_AFTER.total_seconds() // 60)
+    error = f"The worker stopped while running this (no report for {minutes} minutes)."
+    jobs = BackgroundJob.objects.filter(status=JobStatus.RUNNING, updated_at__lt=cutoff).update(
+        status=JobStatus.FAILED, error=error, message=error, finished_at=now, updated_at=now
+    )
+    executions = SchedulerExecution.objects.filter(
+        status=ExecutionStatus.RUNNING, started_at__lt=cutoff
+    ).update(
+        status=ExecutionStatus.FAILED,
+        success=False,
+        error_details=error,
+        finished_at=now,
+        updated_at=now,
+    )
+    if jobs or executions:
+        logger.warning("Reclaimed %s stale jobs and %s stale scheduled runs.", jobs, executions)
+    return {"jobs": jobs, "executions": executions}

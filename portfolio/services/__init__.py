@@ -2,6 +2,7 @@
 
 from portfolio.services.alerts import (
     notification_mark_read,
+    notifications_mark_all_read,
     price_alert_create,
     price_alert_delete,
     price_alert_rearm,
@@ -57,6 +58,7 @@ __all__ = [
     "instrument_resolve",
     "ledger_recompute",
     "notification_mark_read",
+    "notifications_mark_all_read",
     "portfolio_create",
     "portfolio_delete",
     "portfolio_update",

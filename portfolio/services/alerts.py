@@ -219,3 +219,29 @@ def notification_mark_read(
                 request=request,
             )
     return notification
+
+
+def notifications_mark_all_read(*, user: User, request: HttpRequest | None = None) -> int:
+    """Mark every unread notification of `user` read; returns how many were unread."""
+    with db_transaction.atomic():
+        unread = list(
+            Notification.objects.for_user(user)
+            .select_for_update()
+            .filter(read_at__isnull=True)
+            .order_by("pk")
+        )
+        now = timezone.now()
+        for notification in unread:
+            # Saved one by one so each change lands in the notification's history.
+            notification.read_at = now
+            notification.save(update_fields=["read_at", "updated_at"])
+        if unread:
+            activity_record(
+                user=user,
+                action=ActivityAction.NOTIFICATION_READ,
+                description=f"Marked {len(unread)} notification{'s' if len(unread) != 1 else ''} "
+                "read.",
+                details={"notifications": [n.pk for n in unread]},
+                request=request,
+            )
+    return len(unread)

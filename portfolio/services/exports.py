@@ -7,35 +7,26 @@ and lands in the activity log.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import slugify
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 
 from audit.models import ActivityAction
 from audit.services.activity import activity_record
 from portfolio.engine import Performance
 from portfolio.models import Portfolio
 from portfolio.selectors import holding_list, portfolio_performance, transaction_list
-from trading_lab.exceptions import ApplicationError
 
-
-class ExportFormat:
-    CSV = "csv"
-    JSON = "json"
-    XLSX = "xlsx"
-    ALL = (CSV, JSON, XLSX)
+# ExportFormat is re-exported: the portfolio's API and pages name formats through this module.
+from trading_lab.exports import (  # noqa: F401
+    ExportFile,
+    ExportFormat,
+    export_file,
+    export_format_check,
+)
 
 
 class ExportKind:
@@ -45,11 +36,6 @@ class ExportKind:
     ALL = (TRANSACTIONS, HOLDINGS, PERFORMANCE)
 
 
-CONTENT_TYPES = {
-    ExportFormat.CSV: "text/csv; charset=utf-8",
-    ExportFormat.JSON: "application/json",
-    ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 TRANSACTION_FIELDS = (
     "id",
     "portfolio",
@@ -115,82 +101,11 @@ POSITION_FIELDS = (
     "dividends",
     "weight",
 )
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-_FORMULA_START = re.compile(r"^[=+\-@\t\r]")
-
-
-@dataclass(frozen=True)
-class ExportFile:
-    """A finished export: bytes, a download name and a media type."""
-
-    content: bytes
-    filename: str
-    content_type: str
-
-
-def _plain(value: Decimal) -> str:
-    normalized = value.normalize()
-    return format(normalized if normalized != 0 else Decimal(0), "f")
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return _plain(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def _csv_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        # Neutralised for spreadsheets; the importer strips the apostrophe again.
-        return f"'{value}" if _FORMULA_START.match(value) else value
-    return str(_json_value(value))
-
-
-def _csv(fields: Sequence[str], rows: Iterable[dict[str, Any]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(fields)
-    for row in rows:
-        writer.writerow([_csv_text(row.get(name)) for name in fields])
-    return buffer.getvalue().encode("utf-8")
-
-
-def _xlsx(sheets: Sequence[tuple[str, Sequence[str], Iterable[dict[str, Any]]]]) -> bytes:
-    workbook = Workbook(write_only=True)
-    for title, fields, rows in sheets:
-        sheet = workbook.create_sheet(title=title)
-        sheet.append(list(fields))
-        for row in rows:
-            cells = []
-            for name in fields:
-                cell = WriteOnlyCell(sheet, value=row.get(name))
-                if isinstance(cell.value, str):
-                    # Text is never a formula in our files, whatever it starts with.
-                    cell.data_type = "s"
-                cells.append(cell)
-            sheet.append(cells)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _json(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, default=_json_value, ensure_ascii=False, indent=2).encode("utf-8")
 
 
 def _filename(portfolio: Portfolio | None, kind: str, fmt: str) -> str:
     scope = (slugify(portfolio.name) or f"portfolio-{portfolio.pk}") if portfolio else "all"
     return f"{scope}-{kind}-{timezone.localdate().isoformat()}.{fmt}"
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in ExportFormat.ALL:
-        message = f"Choose one of {', '.join(ExportFormat.ALL)}."
-        raise ApplicationError(message, {"format": [message]})
 
 
 def _record(
@@ -220,7 +135,7 @@ def transactions_export(
     request: HttpRequest | None = None,
 ) -> ExportFile:
     """The caller's transactions (one portfolio, or all) in ledger order as `fmt`."""
-    _check_format(fmt)
+    export_format_check(fmt)
     queryset = transaction_list(user=user, portfolio=portfolio, **(filters or {}))
     queryset = queryset.select_related("instrument", "portfolio").order_by(
         "portfolio_id", "date", "id"
@@ -243,12 +158,14 @@ def transactions_export(
         }
         for txn in queryset.iterator(chunk_size=2000)
     ]
-    if fmt == ExportFormat.CSV:
-        content = _csv(TRANSACTION_FIELDS, rows)
-    elif fmt == ExportFormat.JSON:
-        content = _json({"transactions": rows})
-    else:
-        content = _xlsx([("Transactions", TRANSACTION_FIELDS, rows)])
+    table = ("Transactions", TRANSACTION_FIELDS, rows)
+    export = export_file(
+        fmt=fmt,
+        filename=_filename(portfolio, ExportKind.TRANSACTIONS, fmt),
+        csv_sheet=table,
+        document={"transactions": rows},
+        sheets=[table],
+    )
     _record(
         user=user,
         kind=ExportKind.TRANSACTIONS,
@@ -257,18 +174,14 @@ def transactions_export(
         rows=len(rows),
         request=request,
     )
-    return ExportFile(
-        content=content,
-        filename=_filename(portfolio, ExportKind.TRANSACTIONS, fmt),
-        content_type=CONTENT_TYPES[fmt],
-    )
+    return export
 
 
 def holdings_export(
     *, user: Any, fmt: str, portfolio: Portfolio, request: HttpRequest | None = None
 ) -> ExportFile:
     """A portfolio's holdings (from the ledger) as `fmt`, in instrument and base currency."""
-    _check_format(fmt)
+    export_format_check(fmt)
     rows = [
         {
             "portfolio": portfolio.pk,
@@ -279,14 +192,18 @@ def holdings_export(
         }
         for holding in holding_list(portfolio=portfolio).select_related("instrument")
     ]
-    if fmt == ExportFormat.CSV:
-        content = _csv(HOLDING_FIELDS, rows)
-    elif fmt == ExportFormat.JSON:
-        content = _json(
-            {"portfolio": portfolio.pk, "base_currency": portfolio.base_currency, "holdings": rows}
-        )
-    else:
-        content = _xlsx([("Holdings", HOLDING_FIELDS, rows)])
+    table = ("Holdings", HOLDING_FIELDS, rows)
+    export = export_file(
+        fmt=fmt,
+        filename=_filename(portfolio, ExportKind.HOLDINGS, fmt),
+        csv_sheet=table,
+        document={
+            "portfolio": portfolio.pk,
+            "base_currency": portfolio.base_currency,
+            "holdings": rows,
+        },
+        sheets=[table],
+    )
     _record(
         user=user,
         kind=ExportKind.HOLDINGS,
@@ -295,11 +212,7 @@ def holdings_export(
         rows=len(rows),
         request=request,
     )
-    return ExportFile(
-        content=content,
-        filename=_filename(portfolio, ExportKind.HOLDINGS, fmt),
-        content_type=CONTENT_TYPES[fmt],
-    )
+    return export
 
 
 def _performance_rows(performance: Performance) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -324,25 +237,24 @@ def performance_export(
     JSON is the API's `performance` answer; XLSX has a Summary and a Positions sheet; CSV is
     the positions table followed by a TOTAL row with the portfolio's figures.
     """
-    _check_format(fmt)
+    export_format_check(fmt)
     performance = portfolio_performance(portfolio=portfolio, as_of=as_of or timezone.localdate())
     summary, positions = _performance_rows(performance)
-    if fmt == ExportFormat.CSV:
-        total = {
-            "symbol": "TOTAL",
-            **{name: summary[name] for name in POSITION_FIELDS if name in summary},
-        }
-        content = _csv(POSITION_FIELDS, [*positions, total])
-    elif fmt == ExportFormat.JSON:
-        content = _json({**summary, "positions": positions})
-    else:
-        metrics = [{"metric": name, "value": summary[name]} for name in PERFORMANCE_FIELDS]
-        content = _xlsx(
-            [
-                ("Summary", ("metric", "value"), metrics),
-                ("Positions", POSITION_FIELDS, positions),
-            ]
-        )
+    total = {
+        "symbol": "TOTAL",
+        **{name: summary[name] for name in POSITION_FIELDS if name in summary},
+    }
+    metrics = [{"metric": name, "value": summary[name]} for name in PERFORMANCE_FIELDS]
+    export = export_file(
+        fmt=fmt,
+        filename=_filename(portfolio, ExportKind.PERFORMANCE, fmt),
+        csv_sheet=("Positions", POSITION_FIELDS, [*positions, total]),
+        document={**summary, "positions": positions},
+        sheets=[
+            ("Summary", ("metric", "value"), metrics),
+            ("Positions", POSITION_FIELDS, positions),
+        ],
+    )
     _record(
         user=user,
         kind=ExportKind.PERFORMANCE,
@@ -351,8 +263,4 @@ def performance_export(
         rows=len(positions),
         request=request,
     )
-    return ExportFile(
-        content=content,
-        filename=_filename(portfolio, ExportKind.PERFORMANCE, fmt),
-        content_type=CONTENT_TYPES[fmt],
-    )
+    return export

@@ -637,4 +637,8 @@ def _market_data_changed(*, instrument_ids: list[int], since: date) -> int:
         return 0
     rebuilt = snapshots_rebuild_for_instruments(instrument_ids=instrument_ids, since=since)
     price_alerts_check(instrument_ids=instrument_ids)
+    # Imported here: the bots app builds on portfolio, not the other way round.
+    from bots.services.paper import limit_orders_match
+
+    limit_orders_match(instrument_ids=instrument_ids)
     return rebuilt

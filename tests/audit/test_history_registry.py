@@ -9,7 +9,7 @@ from django.apps import apps
 from django.conf import settings
 from encrypted_fields.fields import EncryptedFieldMixin
 
-from audit.history import EXCLUDED_MODELS, SECRET_FIELD_NAMES
+from audit.history import EXCLUDED_MODELS, PROJECT_EXCLUDED_FIELDS, SECRET_FIELD_NAMES
 
 
 def _project_models() -> list:
@@ -99,3 +99,22 @@ def test_no_history_model_serializes_whole_rows():
         for model in auditlog.get_models()
         if auditlog.get_serialize_options(model)["serialize_data"]
     ] == []
+
+
+@pytest.mark.parametrize(
+    ("label", "field"),
+    [(label, field) for label, fields in PROJECT_EXCLUDED_FIELDS.items() for field in fields],
+)
+def test_listed_derived_field_is_left_out_and_names_a_real_field(label, field):
+    model = apps.get_model(label)
+
+    assert field in {f.name for f in model._meta.concrete_fields}
+    assert field in auditlog.get_model_fields(model)["exclude_fields"]
+
+
+def test_a_row_with_excluded_fields_keeps_the_history_of_its_other_fields():
+    model = apps.get_model("bots.Backtest")
+    options = auditlog.get_model_fields(model)
+
+    assert auditlog.contains(model)
+    assert {"status", "config", "initial_balance"}.isdisjoint(options["exclude_fields"])

@@ -17,6 +17,7 @@ from django_tasks_db.models import DBTaskResult
 from audit.models import (
     ActivityAction,
     ActivityLog,
+    BackgroundJob,
     ExecutionStatus,
     Heartbeat,
     HeartbeatKind,
@@ -24,6 +25,7 @@ from audit.models import (
     SchedulerExecution,
 )
 from audit.services.activity import activity_record
+from audit.services.jobs import job_claim, job_create, job_succeed
 from audit.services.scheduler import (
     DEFAULT_SCHEDULES,
     process_instance,
@@ -318,9 +320,50 @@ def test_prune_deletes_finished_task_results_and_heartbeats_older_than_seven_day
 
     counts = task_results_prune(now=now)
 
-    assert counts == {"task_results": 2, "heartbeats": 1}
+    assert counts == {"task_results": 2, "heartbeats": 1, "jobs": 0, "executions": 0}
     remaining = set(DBTaskResult.objects.values_list("pk", flat=True))
     assert remaining == {recent.pk, waiting.pk}
     assert old_success.pk not in remaining
     assert old_failure.pk not in remaining
     assert list(Heartbeat.objects.values_list("instance", flat=True)) == ["alive:2"]
+
+
+def test_prune_deletes_finished_jobs_after_seven_days_and_executions_after_thirty(user):
+    now = timezone.now()
+    old_done = job_create(user=user, job_type="test.done")
+    job_claim(job_id=old_done.pk)
+    job_succeed(job_id=old_done.pk)
+    recent_done = job_create(user=user, job_type="test.done")
+    job_claim(job_id=recent_done.pk)
+    job_succeed(job_id=recent_done.pk)
+    long_queued = job_create(user=user, job_type="test.waiting")
+    BackgroundJob.objects.filter(pk__in=[old_done.pk, long_queued.pk]).update(
+        finished_at=now - timedelta(days=8), created_at=now - timedelta(days=40)
+    )
+    BackgroundJob.objects.filter(pk=long_queued.pk).update(finished_at=None)
+    job = ScheduledJob.objects.create(
+        name="prune-me", task="audit.tasks.worker_heartbeat", interval_seconds=60, next_run_at=now
+    )
+    old_run, recent_run, unfinished = (
+        SchedulerExecution.objects.create(
+            job=job, scheduled_for=now - age, finished_at=now - age if finished else None
+        )
+        for age, finished in (
+            (timedelta(days=31), True),
+            (timedelta(days=29), True),
+            (timedelta(days=45), False),
+        )
+    )
+
+    counts = task_results_prune(now=now)
+
+    assert (counts["jobs"], counts["executions"]) == (1, 1)
+    assert set(BackgroundJob.objects.values_list("pk", flat=True)) == {
+        recent_done.pk,
+        long_queued.pk,
+    }
+    assert set(SchedulerExecution.objects.values_list("pk", flat=True)) == {
+        recent_run.pk,
+        unfinished.pk,
+    }
+    assert not SchedulerExecution.objects.filter(pk=old_run.pk).exists()

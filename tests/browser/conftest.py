@@ -56,6 +56,12 @@ class BrowserProblems:
             self.problems.append(f"console error on {message.location.get('url')}: {message.text}")
 
     def _on_request_failed(self, request: Request) -> None:
+        # net::ERR_ABORTED is the browser itself cancelling a request because the page moved
+        # on (a form post or reload while, say, the favicon loads): not the app failing. A
+        # server error still shows as its HTTP status below; refused or reset connections
+        # have other codes and still count.
+        if request.failure == "net::ERR_ABORTED":
+            return
         self.problems.append(f"request failed: {request.method} {request.url}: {request.failure}")
 
     def _on_response(self, response: Response) -> None:

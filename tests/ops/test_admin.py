@@ -25,10 +25,15 @@ from audit.models import (
     ScheduledJob,
     SchedulerExecution,
 )
+from audit.services.config import config_update
 from audit.services.jobs import job_create
 from audit.tasks import worker_heartbeat
+from tests.bots.admin_rows_backtests import backtest_rows
+from tests.bots.admin_rows_bots import bot_rows
+from tests.bots.admin_rows_paper import paper_rows
 from tests.factories import PASSWORD, BrokerCredentialFactory, BrokerSessionFactory, UserFactory
 from tests.portfolio.admin_rows import portfolio_rows
+from trading_lab.api.throttling import api_usage_count
 
 # Registered models that may have no row in a test database, each with why. Their changelist
 # and add page are still checked; a model not listed here must get a row in `admin_rows`.
@@ -92,8 +97,13 @@ def admin_rows(staff_user) -> list[str]:
     )
     SchedulerExecution.objects.create(job=scheduled, scheduled_for=timezone.now())
     Heartbeat.objects.create(kind=HeartbeatKind.WORKER, instance="host:1", beat_at=timezone.now())
+    config_update(changes={"trading.fee_rate": "0.002"}, user=staff_user)  # and the version
+    api_usage_count(user_id=trader.pk, category="reads")
     worker_heartbeat.enqueue()
     portfolio_rows(trader)
+    paper_rows(trader)
+    backtest_rows(trader)
+    bot_rows(trader)
 
     return [
         credential.api_key,

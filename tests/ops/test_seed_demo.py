@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Profile, User
 from audit.models import ActivityLog
+from bots.models import Backtest, Bot, PaperAccount
 from portfolio import demo
 from portfolio.management.commands.verify_ledger import ledger_drift
 from portfolio.models import (
@@ -82,8 +83,12 @@ def weekdays(start: date, end: date) -> list[date]:
 
 
 def ledger_content() -> list[dict]:
-    """The demo ledger without ids and timestamps, which differ from one database to the next."""
-    return [
+    """The demo ledger without ids and timestamps, which differ from one database to the next.
+
+    A confirmed dividend's entry is keyed by the dividend's id (`dividend-<id>`): it is named by
+    its notes (the ex date) instead.
+    """
+    rows = [
         {**row, "instrument": (row.pop("instrument__symbol"), row.pop("instrument__exchange"))}
         for row in Transaction.objects.order_by("external_id").values(
             "external_id",
@@ -99,6 +104,9 @@ def ledger_content() -> list[dict]:
             "instrument__exchange",
         )
     ]
+    for row in rows:
+        row["external_id"] = re.sub(r"^dividend-\d+$", "dividend", row["external_id"])
+    return sorted(rows, key=lambda row: (row["external_id"], row["notes"], row["instrument"]))
 
 
 @pytest.mark.django_db
@@ -257,6 +265,9 @@ def test_seeding_from_scratch_again_gives_the_same_market_data_and_ledger():
     seed()
     first = (ledger_content(), list(PriceBar.objects.values_list("date", "close", "volume")))
     Portfolio.objects.all().delete()
+    Backtest.objects.all().delete()  # the demo backtest protects its instrument
+    Bot.objects.all().delete()  # the demo bot and its paper book protect their instrument
+    PaperAccount.objects.all().delete()
     Instrument.objects.filter(exchange=demo.EXCHANGE).delete()
     FxRate.objects.all().delete()
     # Walk the prices and rates again instead of reusing this process's cached rows.

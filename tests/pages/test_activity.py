@@ -1,5 +1,7 @@
 """The Activity log tab: the user's own rows, filtered by action, status and dates, 25 a page."""
 
+import csv
+import io
 from datetime import UTC, datetime
 from http import HTTPStatus
 
@@ -130,3 +132,63 @@ def test_shows_action_labels_and_status_badges(page_client, user):
 
     assert "Failed sign-in" in html
     assert '<span class="badge text-bg-danger">Failure</span>' in html
+
+
+def _csv_rows(response) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+def test_export_downloads_the_filtered_rows_as_csv_and_records_the_export(
+    page_client, user, other_user
+):
+    record(user, "profile change")
+    record(user, "=HYPERLINK(evil)", action=ActivityAction.TOKEN_CREATED)
+    record(other_user, "someone else's")
+
+    response = page_client.get(
+        reverse("profile_activity_export"), {"action": ActivityAction.TOKEN_CREATED}
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="activity-')
+    rows = _csv_rows(response)
+    # The formula is neutralised for spreadsheets (CSV injection).
+    assert [row["description"] for row in rows] == ["'=HYPERLINK(evil)"]
+    assert rows[0]["action"] == "API token created"
+    exported = ActivityLog.objects.filter(user=user, action=ActivityAction.EXPORT).get()
+    assert exported.details == {"kind": "activity", "format": "csv", "rows": 1}
+
+
+def test_export_without_filters_holds_every_own_row_newest_first(page_client, user):
+    record(user, "first")
+    record(user, "second")
+
+    rows = _csv_rows(page_client.get(reverse("profile_activity_export")))
+
+    assert [row["description"] for row in rows] == ["second", "first"]
+    assert set(rows[0]) == {
+        "time",
+        "action",
+        "status",
+        "description",
+        "ip_address",
+        "user_agent",
+        "request_id",
+    }
+
+
+def test_export_with_bad_filters_sends_back_to_the_tab_with_the_filters(page_client, user):
+    response = page_client.get(
+        reverse("profile_activity_export"), {"date_from": "2026-02-01", "date_to": "2026-01-01"}
+    )
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"].startswith(reverse("profile_activity") + "?")
+    assert not ActivityLog.objects.filter(action=ActivityAction.EXPORT).exists()
+
+
+def test_the_tab_links_the_export_with_the_current_filters(page_client, user):
+    response = page_client.get(reverse("profile_activity"), {"status": ActivityStatus.FAILURE})
+
+    assert f"{reverse('profile_activity_export')}?status=failure" in response.content.decode()

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("accounts.api_urls")),
     path("", include("audit.api_urls")),
     path("", include("portfolio.api_urls")),
+    path("", include("bots.api_urls")),
     # Keep last: an unknown API path answers the JSON error body, not an HTML page.
     re_path(r"^.*$", NotFoundApi.as_view(), name="api-not-found"),
 ]

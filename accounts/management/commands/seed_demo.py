@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from accounts.models import InvestmentHorizon, RiskTolerance, TradingStyle, User
 from accounts.services import profile_update
+from bots.demo import demo_bot_seed
+from bots.demo_backtests import demo_backtest_seed
 from portfolio.demo import demo_seed
 from trading_lab.exceptions import ApplicationError
 
@@ -80,6 +82,8 @@ class Command(BaseCommand):
                     changes += self._ensure(account)
                 trader = User.objects.get(email__iexact=ACCOUNTS[0].email)
                 changes += demo_seed(user=trader, today=timezone.localdate())
+                changes += demo_backtest_seed(user=trader, today=timezone.localdate())
+                changes += demo_bot_seed(user=trader, today=timezone.localdate())
         except ApplicationError as exc:
             # Say what clashes (e.g. a real DEMO-exchange instrument); nothing was written.
             problems = [f"{field}: {m}" for field, ms in (exc.extra or {}).items() for m in ms]
