@@ -1,72 +1,238 @@
-"""Model history for rows written with `bulk_create`, which sends no signals auditlog could see.
+"""Model history for rows written in bulk, which sends no signals auditlog could see.
 
 `history_record_created` writes, in bulk, the CREATE entry a `save()` of each row would have
-written: the same `changes` (auditlog's own diff), object id and text and correlation id; and
-each entry gets LogEntry's `pre_save` signal, as its own save would send, through which
-auditlog's context (`set_actor`, our AuditContextMiddleware) fills in the actor, the address and
-the request's correlation id.
+written: the same `changes` (auditlog's diff), object id and text and correlation id, and the
+actor, address and correlation id auditlog's context (`set_actor`, our AuditContextMiddleware)
+gives an entry through LogEntry's `pre_save` signal. On PostgreSQL the entries go in with one
+`COPY`; elsewhere with `bulk_create`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, date
+from decimal import Decimal
+from operator import attrgetter
+from typing import Any
 
 from auditlog.cid import get_cid
 from auditlog.context import auditlog_disabled
-from auditlog.diff import model_instance_diff
+from auditlog.diff import is_primitive, model_instance_diff
 from auditlog.models import LogEntry
 from auditlog.registry import auditlog
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import models, router
+from django.db import connections, models, router
 from django.db.models.signals import pre_save
+from django.utils import timezone
 from django.utils.encoding import smart_str
 
+from portfolio.services.bulk_write import copy_rows, copy_supported
+
 BATCH_SIZE = 2000
+# The columns each entry fills in itself; every other column takes the batch's template value.
+ENTRY_OWN_COLUMNS = ("object_pk", "object_id", "object_repr", "serialized_data", "changes")
+
+Differ = Callable[[models.Model], dict[str, Any] | None]
 
 
 def history_record_created(instances: Sequence[models.Model]) -> int:
     """Write one CREATE history entry per saved instance of one model; return how many.
 
-    The instances must have their primary keys (bulk_create returns them on PostgreSQL and on
-    SQLite 3.35+). Nothing is written when history is off (`disable_auditlog`) or the model has
-    none. The diff covers the concrete fields only: a row just created has no reverse relation
-    (no dividend points at a new transaction), which a save's diff would look up row by row.
+    The instances must have their primary keys. Nothing is written when history is off
+    (`disable_auditlog`) or the model has none. The diff covers the concrete fields only: a row
+    just created has no reverse relation (no dividend points at a new transaction), which a
+    save's diff would look up row by row.
     """
     if not instances or auditlog_disabled.get():
         return 0
     model = type(instances[0])
     if not auditlog.contains(model):
         return 0
-    content_type = ContentType.objects.get_for_model(model)
-    concrete = [field.name for field in model._meta.concrete_fields]
-    use_json = settings.AUDITLOG_STORE_JSON_CHANGES
-    cid = get_cid()
     using = router.db_for_write(LogEntry)
-    entries = []
+    template = _entry_template(model, using)
+    differ = create_differ(model)
+    serialize = auditlog.get_serialize_options(model)["serialize_data"]
+    additional = callable(getattr(model, "get_additional_data", None))
+    own: list[tuple[Any, ...]] = []
     for instance in instances:
         pk = instance.pk
         if pk is None:
             raise ValueError(f"{model.__name__} rows need their primary keys for history.")
-        changes = model_instance_diff(
-            None, instance, fields_to_check=concrete, use_json_for_changes=use_json
-        )
+        changes = differ(instance)
         if not changes:
             continue
-        entry = LogEntry(
-            content_type=content_type,
+        own.append(
+            (
+                pk,
+                smart_str(instance),
+                LogEntry.objects._get_serialized_data_or_none(instance) if serialize else None,
+                instance.get_additional_data() if additional else template.additional_data,
+                changes,
+            )
+        )
+    if copy_supported(using):
+        _copy_entries(template, own, using)
+    else:
+        _bulk_create_entries(template, own, using)
+    return len(own)
+
+
+def _entry_template(model: type[models.Model], using: str) -> LogEntry:
+    """The values every entry of this batch shares, the context's actor and address included.
+
+    auditlog's context fills in an entry in its `pre_save` signal; it sets the same values on
+    every entry of a request, so one signal for a template stands for one per entry.
+    """
+    template = LogEntry(
+        content_type=ContentType.objects.get_for_model(model),
+        action=LogEntry.Action.CREATE,
+        cid=get_cid(),
+        timestamp=timezone.now(),
+    )
+    pre_save.send(sender=LogEntry, instance=template, raw=False, using=using, update_fields=None)
+    return template
+
+
+def _bulk_create_entries(template: LogEntry, own: list[tuple[Any, ...]], using: str) -> None:
+    shared = {
+        field.attname: getattr(template, field.attname)
+        for field in LogEntry._meta.concrete_fields
+        if not field.primary_key
+        and field.attname not in ENTRY_OWN_COLUMNS
+        and field.attname != "additional_data"
+    }
+    entries = [
+        LogEntry(
+            **shared,
             object_pk=smart_str(pk),
             object_id=pk if isinstance(pk, int) else None,
-            object_repr=smart_str(instance),
-            serialized_data=LogEntry.objects._get_serialized_data_or_none(instance),
-            action=LogEntry.Action.CREATE,
+            object_repr=text,
+            serialized_data=serialized,
+            additional_data=additional,
             changes=changes,
-            cid=cid,
         )
-        get_additional_data = getattr(instance, "get_additional_data", None)
-        if callable(get_additional_data):
-            entry.additional_data = get_additional_data()
-        pre_save.send(sender=LogEntry, instance=entry, raw=False, using=using, update_fields=None)
-        entries.append(entry)
-    LogEntry.objects.bulk_create(entries, batch_size=BATCH_SIZE)
-    return len(entries)
+        for pk, text, serialized, additional, changes in own
+    ]
+    LogEntry.objects.using(using).bulk_create(entries, batch_size=BATCH_SIZE)
+
+
+def _copy_entries(template: LogEntry, own: list[tuple[Any, ...]], using: str) -> None:
+    connection = connections[using]
+    fields = [field for field in LogEntry._meta.concrete_fields if not field.primary_key]
+    at = {field.attname: index for index, field in enumerate(fields)}
+    # Every entry starts as the template's row; each fills in its own columns.
+    shared = [
+        None
+        if field.attname in ENTRY_OWN_COLUMNS or field.attname == "additional_data"
+        else field.get_db_prep_save(getattr(template, field.attname), connection)
+        for field in fields
+    ]
+    pk_at, id_at, repr_at = at["object_pk"], at["object_id"], at["object_repr"]
+    changes_at, serialized_at, additional_at = (
+        at["changes"],
+        at["serialized_data"],
+        at["additional_data"],
+    )
+    serialized_encoder = LogEntry._meta.get_field("serialized_data").encoder
+    additional_encoder = LogEntry._meta.get_field("additional_data").encoder
+    dumps = json.dumps
+
+    def rows():
+        for pk, text, serialized, additional, changes in own:
+            row = shared.copy()
+            row[pk_at] = str(pk)
+            row[id_at] = pk if isinstance(pk, int) else None
+            row[repr_at] = text
+            # The JSON columns' own encoding (`changes` has no custom encoder).
+            row[changes_at] = dumps(changes)
+            if serialized is not None:
+                row[serialized_at] = dumps(serialized, cls=serialized_encoder)
+            if additional is not None:
+                row[additional_at] = dumps(additional, cls=additional_encoder)
+            yield row
+
+    copy_rows(
+        using=using,
+        table=LogEntry._meta.db_table,
+        columns=[field.column for field in fields],
+        rows=rows(),
+    )
+
+
+def create_differ(model: type[models.Model]) -> Differ:
+    """A function giving the `changes` auditlog logs for the creation of a `model` instance.
+
+    The same result as auditlog's `model_instance_diff(None, instance, <concrete fields>)`, with
+    its per-call set-up (field lists, registry look-ups) done once for the batch. Settings this
+    shortcut does not cover (masked fields, text changes, foreign keys as text) use auditlog's.
+    """
+    concrete = [field.name for field in model._meta.concrete_fields]
+    use_json = settings.AUDITLOG_STORE_JSON_CHANGES
+    options = auditlog.get_model_fields(model)
+    if not use_json or options["mask_fields"] or settings.AUDITLOG_USE_FK_STRING_REPRESENTATION:
+        return lambda instance: model_instance_diff(
+            None, instance, fields_to_check=concrete, use_json_for_changes=use_json
+        )
+    fields = list(model._meta.concrete_fields)
+    if options["include_fields"]:
+        fields = [field for field in fields if field.name in options["include_fields"]]
+    fields = [field for field in fields if field.name not in options["exclude_fields"]]
+    names = [field.name for field in fields]
+    # One C-level read of every field, then the conversions a few field kinds need.
+    read_all = attrgetter(*[_attribute(field) for field in fields])
+    converters = [_converter(field) for field in fields]
+
+    def differ(instance: models.Model) -> dict[str, Any] | None:
+        changes = {}
+        values = read_all(instance)
+        if len(fields) == 1:
+            values = (values,)
+        for name, value, convert in zip(names, values, converters, strict=True):
+            if convert is not None:
+                value = convert(value)
+            # A new row's old value is None: every field with a value has changed.
+            if value is None:
+                continue
+            kind = type(value)
+            if kind is not str and kind is not int and not is_primitive(value):
+                value = str(value) if kind is Decimal or kind is date else smart_str(value)
+            changes[name] = (None, value)
+        return changes or None
+
+    return differ
+
+
+def _attribute(field: models.Field) -> str:
+    if (field.one_to_one or field.many_to_one) and hasattr(field, "rel_class"):
+        return field.attname
+    return field.name
+
+
+def _converter(field: models.Field) -> Callable[[Any], Any] | None:
+    """What auditlog's `get_field_value(..., use_json_for_changes=True)` does to a value read."""
+    if isinstance(field, models.DateTimeField):
+        to_python = field.to_python
+        last: list[Any] = [None, None]
+
+        def convert_datetime(value: Any) -> Any:
+            # Rows written together share one timestamp object: convert it once.
+            if value is not None and value is last[0]:
+                return last[1]
+            original = value
+            try:
+                value = to_python(value)
+            except TypeError:
+                return value
+            if value is not None and settings.USE_TZ and not timezone.is_naive(value):
+                value = timezone.make_naive(value, timezone=UTC)
+            last[:] = [original, value]
+            return value
+
+        return convert_datetime
+    if isinstance(field, models.JSONField):
+        return field.to_python
+    if (field.one_to_one or field.many_to_one) and hasattr(field, "rel_class"):
+        return lambda value: value if type(value) is int else smart_str(value, strings_only=True)
+    return None

@@ -53,6 +53,8 @@ JOB_TYPE = "transactions_import"
 # A report keeps at most this many rows of each list in a job result or an API answer.
 REPORT_ROWS_MAX = 2000
 ERRORS_IN_MESSAGE = 50
+# Above this many external ids the duplicate check reads all of the portfolio's ids at once.
+EXISTING_IDS_SCAN = 2000
 
 # Column → accepted header names (case, spaces, "_" and "-" ignored). SPEC §6 lists the first
 # ones; "buy/sell", "currencyprimary" and "ibcommission" are Interactive Brokers' flex-query
@@ -316,7 +318,10 @@ def _csv_rows(content: bytes) -> list[_RawRow]:
     return [
         _RawRow(
             row=row.line,
-            values={key: _unguarded(value) for key, value in row.values.items()},
+            values={
+                key: _unguarded(value) if value[:1] == "'" else value
+                for key, value in row.values.items()
+            },
             labels=labels,
             negative_fee=negative_fee,
         )
@@ -412,10 +417,14 @@ def _parse(content: bytes, filename: str) -> tuple[str, list[_RawRow]]:
 class _RowChecker:
     """Turns one raw row into an ImportRow, collecting every problem it has."""
 
-    def __init__(self, raw: _RawRow, *, today: date) -> None:
+    def __init__(
+        self, raw: _RawRow, *, today: date, memo: dict[tuple[str, Any], str | None] | None = None
+    ) -> None:
         self.raw = raw
         self.today = today
         self.issues: list[ImportIssue] = []
+        # The column checks' verdicts by value, shared by the rows of one file.
+        self.memo = {} if memo is None else memo
 
     def issue(self, column: str, message: str) -> None:
         self.issues.append(
@@ -430,6 +439,8 @@ class _RowChecker:
 
     def text(self, column: str) -> str:
         value = self.raw.values.get(column)
+        if type(value) is str:  # every CSV cell: the checks below are for JSON values
+            return value.strip()
         if value is None:
             return ""
         if isinstance(value, dict | list):
@@ -439,6 +450,13 @@ class _RowChecker:
 
     def decimal(self, column: str, *, required: bool) -> Decimal | None:
         value = self.raw.values.get(column)
+        if type(value) is str and value:  # a CSV cell: the type checks below are for JSON
+            try:
+                number = Decimal(value.strip())
+            except InvalidOperation:
+                number = None
+            if number is not None and number.is_finite():
+                return number
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 self.issue(column, "a number is required.")
@@ -458,11 +476,20 @@ class _RowChecker:
 
     def model_value(self, column: str, value: Any) -> Any:
         """Check `value` against the Transaction column's own limits (digits, length)."""
+        # A Decimal's text keeps its exponent: 1.0 and 1.00 are equal but not the same digits.
+        key = (column, str(value) if isinstance(value, Decimal) else value)
         try:
-            for validator in _COLUMN_VALIDATORS[column]:
-                validator(value)
-        except ValidationError as exc:
-            self.issue(column, " ".join(exc.messages))
+            problem = self.memo[key]
+        except KeyError:
+            problem = None
+            try:
+                for validator in _COLUMN_VALIDATORS[column]:
+                    validator(value)
+            except ValidationError as exc:
+                problem = " ".join(exc.messages)
+            self.memo[key] = problem
+        if problem is not None:
+            self.issue(column, problem)
             return None
         return value
 
@@ -688,13 +715,21 @@ def _content_id(row: ImportRow) -> str:
 
 
 def _existing_ids(portfolio: Portfolio, ids: Iterable[str]) -> set[str]:
-    wanted = sorted(set(ids))
+    wanted = set(ids)
+    if len(wanted) > EXISTING_IDS_SCAN:
+        # A big file: one pass over the portfolio's ids costs less than thousands of IN lists.
+        return wanted.intersection(
+            Transaction.objects.filter(portfolio=portfolio)
+            .exclude(external_id="")
+            .values_list("external_id", flat=True)
+        )
+    ordered = sorted(wanted)
     found: set[str] = set()
     # Chunks keep each IN list under SQLite's variable limit.
-    for start in range(0, len(wanted), 500):
+    for start in range(0, len(ordered), 500):
         found.update(
             Transaction.objects.filter(
-                portfolio=portfolio, external_id__in=wanted[start : start + 500]
+                portfolio=portfolio, external_id__in=ordered[start : start + 500]
             ).values_list("external_id", flat=True)
         )
     return found
@@ -705,9 +740,10 @@ def _check_rows(
 ) -> ImportReport:
     report = ImportReport(format=fmt, dry_run=dry_run, total_rows=len(raw_rows))
     today = timezone.localdate()
+    memo: dict[tuple[str, Any], str | None] = {}
     checked: list[ImportRow] = []
     for raw in raw_rows:
-        checker = _RowChecker(raw, today=today)
+        checker = _RowChecker(raw, today=today, memo=memo)
         row = checker.check()
         report.errors.extend(checker.issues)
         if row is not None:

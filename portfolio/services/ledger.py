@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
+from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, router
 from django.db import transaction as db_transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -39,6 +41,7 @@ from portfolio.selectors import (
     ledger_derive,
     quantize,
 )
+from portfolio.services.bulk_write import copy_rows, copy_supported, sequence_take
 from portfolio.services.history import history_record_created
 from trading_lab.decimals import RATE
 from trading_lab.exceptions import ApplicationError
@@ -46,6 +49,10 @@ from trading_lab.exceptions import ApplicationError
 INVALID = "Invalid input."
 PORTFOLIO_FIELDS = ("name", "base_currency", "description", "config")
 CASH_ONLY_TYPES = (TransactionType.DEPOSIT, TransactionType.WITHDRAWAL)
+# Looked up once: `TransactionType.values` builds its list on every call.
+TYPE_VALUES = tuple(TransactionType.values)
+# A transaction's columns in the order its model takes them positionally.
+ROW_ATTNAMES = tuple(field.attname for field in Transaction._meta.concrete_fields)
 BULK_BATCH_SIZE = 2000
 
 
@@ -170,10 +177,29 @@ def _fill(
 
     `fx` is a preloaded table for bulk writes; without it a missing rate is looked up.
     """
+    values = _filled(portfolio, data, fx)
+    txn.portfolio = portfolio
+    for name, value in values.items():
+        setattr(txn, name, value)
+
+
+def _filled(
+    portfolio: Portfolio,
+    data: TransactionInput,
+    fx: engine.FxTable | None,
+    *,
+    today: date | None = None,
+    rates: dict[tuple[str, date], Decimal] | None = None,
+) -> dict[str, Any]:
+    """The fields of a transaction of `portfolio` from `data` (see `_fill`), by name.
+
+    Bulk writes pass `today` once for all their rows, and `rates` to keep the FX rates they
+    have looked up in `fx` by currency and day.
+    """
     errors: dict[str, list[str]] = {}
     kind = data.type
-    if kind not in TransactionType.values:
-        errors["type"] = [f"Must be one of {', '.join(TransactionType.values)}."]
+    if kind not in TYPE_VALUES:
+        errors["type"] = [f"Must be one of {', '.join(TYPE_VALUES)}."]
     instrument = data.instrument
     if kind in INSTRUMENT_TYPES and instrument is None:
         errors["instrument"] = [f"An instrument is required for {kind}."]
@@ -182,7 +208,7 @@ def _fill(
     if instrument is not None and instrument.owner_id not in (None, portfolio.user_id):
         # Another user's private instrument does not exist as far as this caller can tell.
         errors["instrument"] = ["Object does not exist."]
-    if not isinstance(data.date, date) or data.date > _today():
+    if not isinstance(data.date, date) or data.date > (today or _today()):
         errors["date"] = ["Must not be in the future."]
     quantity = data.quantity
     if quantity is None:
@@ -223,21 +249,116 @@ def _fill(
         if fx is None:
             fx_rate = fx_rate_lookup(currency=currency, base=portfolio.base_currency, day=data.date)
         else:
-            fx_rate = _fx_rate(
-                table=fx, currency=currency, base=portfolio.base_currency, day=data.date
-            )
+            fx_rate = None if rates is None else rates.get((currency, data.date))
+            if fx_rate is None:
+                fx_rate = _fx_rate(
+                    table=fx, currency=currency, base=portfolio.base_currency, day=data.date
+                )
+                if rates is not None:
+                    rates[(currency, data.date)] = fx_rate
 
-    txn.portfolio = portfolio
-    txn.type = kind
-    txn.instrument = instrument
-    txn.quantity = quantity
-    txn.price = price
-    txn.fee = fee
-    txn.currency = currency
-    txn.fx_rate = fx_rate
-    txn.date = data.date
-    txn.notes = data.notes or ""
-    txn.external_id = (data.external_id or "").strip()
+    return {
+        "type": kind,
+        "instrument": instrument,
+        "quantity": quantity,
+        "price": price,
+        "fee": fee,
+        "currency": currency,
+        "fx_rate": fx_rate,
+        "date": data.date,
+        "notes": data.notes or "",
+        "external_id": (data.external_id or "").strip(),
+    }
+
+
+def _new_row(portfolio: Portfolio, values: dict[str, Any]) -> Transaction:
+    """An unsaved transaction from `_filled` values, built the quick way (positional fields)."""
+    instrument = values["instrument"]
+    by_column = {
+        **values,
+        "portfolio_id": portfolio.pk,
+        "instrument_id": instrument.pk if instrument is not None else None,
+    }
+    txn = Transaction(*map(by_column.get, ROW_ATTNAMES))
+    # What assigning the related objects would cache, so reading them runs no query.
+    Transaction.portfolio.field.set_cached_value(txn, portfolio)
+    if instrument is not None:
+        Transaction.instrument.field.set_cached_value(txn, instrument)
+    return txn
+
+
+class _FieldChecker:
+    """`full_clean(exclude=..., validate_unique=False, validate_constraints=False)` for many rows.
+
+    The same field checks and messages as the model's own `clean_fields`; each field's result
+    is kept per distinct value (a field's checks depend on its value only), so a column of
+    repeated values (types, currencies, dates) is checked once per value.
+    """
+
+    def __init__(self, model: type, *, exclude: tuple[str, ...]) -> None:
+        self.fields = [
+            (field, {})
+            for field in model._meta.fields
+            if field.name not in exclude and not field.generated
+        ]
+
+    def clean(self, obj) -> None:
+        errors = {}
+        for field, memo in self.fields:
+            raw = getattr(obj, field.attname)
+            if field.blank and raw in field.empty_values:
+                continue
+            kind = type(raw)
+            # A Decimal's text keeps its exponent: 1.0 and 1.00 are equal but not the same digits.
+            key = raw if kind is str else str(raw) if kind is Decimal else (kind, raw)
+            try:
+                known = memo.get(key)
+            except TypeError:  # an unhashable value: checked every time
+                key, known = None, None
+            if known is None:
+                try:
+                    known = (field.clean(raw, obj), None)
+                except ValidationError as exc:
+                    known = (raw, exc.error_list)
+                if key is not None:
+                    memo[key] = known
+            cleaned, problems = known
+            if problems is not None:
+                errors[field.name] = problems
+            else:
+                setattr(obj, field.attname, cleaned)
+        try:
+            obj.clean()
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if errors:
+            raise ApplicationError(INVALID, _field_errors(ValidationError(errors)))
+
+
+def _insert(rows: list[Transaction]) -> None:
+    """Insert new transactions, ids in list order: PostgreSQL's COPY, else `bulk_create`."""
+    using = router.db_for_write(Transaction)
+    if not copy_supported(using):
+        Transaction.objects.bulk_create(rows, batch_size=BULK_BATCH_SIZE)
+        return
+    meta = Transaction._meta
+    ids = sequence_take(using=using, table=meta.db_table, count=len(rows))
+    now = timezone.now()
+    for txn, pk in zip(rows, ids, strict=True):
+        # What bulk_create would set on each row.
+        txn.id = pk
+        txn.created_at = txn.updated_at = now
+        txn._state.adding = False
+        txn._state.db = using
+    # Ids, numbers, text and dates: psycopg adapts them as Django's PostgreSQL backend would
+    # (its adapt_*_value functions pass these through unchanged).
+    columns = [field.attname for field in meta.concrete_fields]
+    copy_rows(
+        using=using,
+        table=meta.db_table,
+        columns=[field.column for field in meta.concrete_fields],
+        rows=map(attrgetter(*columns), rows),
+    )
 
 
 def _details(txn: Transaction) -> dict:
@@ -528,27 +649,24 @@ def transactions_bulk_create(
         currencies = {
             (i.currency or (i.instrument.currency if i.instrument else "")).upper() for i in inputs
         }
+        today = _today()
         valid_dates = [i.date for i in inputs if isinstance(i.date, date)]
         fx = fx_table(
             base=locked.base_currency,
             currencies=currencies - {""},
             start=None,
-            end=max(valid_dates, default=_today()),
+            end=max(valid_dates, default=today),
         )
+        # Foreign keys were checked by _fill; constraints come back from the engine and the
+        # external id check below, without a query per row.
+        checker = _FieldChecker(Transaction, exclude=("portfolio", "instrument"))
         errors: dict[str, dict[str, list[str]]] = {}
         rows: list[Transaction] = []
+        rates: dict[tuple[str, date], Decimal] = {}
         for index, data in enumerate(inputs):
-            txn = Transaction()
             try:
-                _fill(txn, locked, data, fx=fx)
-                # Foreign keys were checked above; constraints come back from the engine and
-                # the external id check below, without a query per row.
-                _clean(
-                    txn,
-                    exclude=["portfolio", "instrument"],
-                    validate_unique=False,
-                    validate_constraints=False,
-                )
+                txn = _new_row(locked, _filled(locked, data, fx, today=today, rates=rates))
+                checker.clean(txn)
             except ApplicationError as exc:
                 errors[str(index)] = exc.extra or {"non_field_errors": [exc.message]}
                 continue
@@ -564,9 +682,9 @@ def transactions_bulk_create(
             raise ApplicationError(
                 f"{len(errors)} of {len(inputs)} transactions are invalid.", errors
             )
-        # In bulk, ledger order kept (same-day entries are ordered by id); bulk_create sends no
-        # signals, so each row's CREATE history entry is written in bulk beside it.
-        Transaction.objects.bulk_create(rows, batch_size=BULK_BATCH_SIZE)
+        # In bulk, ledger order kept (same-day entries are ordered by id); a bulk insert sends
+        # no signals, so each row's CREATE history entry is written in bulk beside it.
+        _insert(rows)
         history_record_created(rows)
         _recompute(locked, since=min(t.date for t in rows))
         activity_record(

@@ -1,0 +1,178 @@
+"""The bulk write's shortcuts give what the slow, obvious way gives.
+
+PostgreSQL's COPY path against the ORM's bulk_create path, the batch diff against auditlog's
+own, and the batch field checks against the model's full_clean.
+"""
+
+from datetime import date
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from auditlog.context import set_extra_data
+from auditlog.diff import model_instance_diff
+from auditlog.models import LogEntry
+from django.core.management import call_command
+from django.forms.models import model_to_dict
+
+from portfolio.models import Portfolio, Transaction, TransactionType
+from portfolio.services import TransactionInput, transactions_bulk_create
+from portfolio.services import history as history_module
+from portfolio.services import ledger as ledger_module
+from portfolio.services.history import create_differ
+from portfolio.services.imports import transactions_import
+from tests.factories import FxRateFactory, InstrumentFactory, PortfolioFactory
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+# Columns whose values differ between two otherwise equal rows written at different moments.
+OWN_VALUES = {"id", "portfolio", "created_at", "updated_at"}
+
+
+def _inputs(usd, eur, prefix: str) -> list[TransactionInput]:
+    return [
+        TransactionInput(type=TransactionType.DEPOSIT, date=date(2024, 1, 2), quantity=None,
+                         price=D("5000"), notes="In \"q\"\tt", external_id=f"{prefix}1"),
+        TransactionInput(type=TransactionType.BUY, date=date(2024, 1, 3), quantity=D("10"),
+                         price=D("101.25"), fee=D("1.5"), instrument=usd, external_id=f"{prefix}2"),
+        TransactionInput(type=TransactionType.BUY, date=date(2024, 1, 3), quantity=D("4.5"),
+                         price=D("50"), instrument=eur, notes="ünïcode\\back\nslash"),
+        TransactionInput(type=TransactionType.SELL, date=date(2024, 1, 4), quantity=D("3"),
+                         price=D("110"), instrument=usd, external_id=f"{prefix}4"),
+        TransactionInput(type=TransactionType.FEE, date=date(2024, 1, 5), quantity=None,
+                         price=D("2.50"), currency="EUR", fx_rate=D("1.2")),
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def market():
+    FxRateFactory(base="EUR", quote="USD", date=date(2024, 1, 1), rate=D("1.1"))
+    return InstrumentFactory(currency="USD"), InstrumentFactory(currency="EUR")
+
+
+def _stored(portfolio: Portfolio) -> list[dict]:
+    return [
+        {k: v for k, v in model_to_dict(txn).items() if k not in OWN_VALUES}
+        for txn in Transaction.objects.filter(portfolio=portfolio).order_by("date", "id")
+    ]
+
+
+def _history(rows: list[Transaction]) -> list[dict]:
+    found = []
+    for txn in rows:
+        [entry] = LogEntry.objects.get_for_object(txn)
+        found.append(
+            {
+                "changes": {k: v for k, v in entry.changes.items() if k not in OWN_VALUES},
+                "changed": set(entry.changes),
+                "object_repr": entry.object_repr,
+                "object_pk": entry.object_pk == str(txn.pk) and entry.object_id == txn.pk,
+                **{
+                    name: getattr(entry, name)
+                    for name in ("action", "actor_id", "actor_email", "remote_addr", "cid")
+                },
+            }
+        )
+    return found
+
+
+@pytest.mark.postgres
+def test_copy_and_bulk_create_write_the_same_rows_and_history(user, market, monkeypatch):
+    context = {"actor": user, "remote_addr": "192.0.2.9", "remote_port": None, "cid": "req-9"}
+    copied_portfolio = PortfolioFactory(user=user, name="Copied")
+    with set_extra_data(context):
+        copied = transactions_bulk_create(
+            portfolio=copied_portfolio, inputs=_inputs(*market, prefix="c-")
+        )
+    orm_portfolio = PortfolioFactory(user=user, name="ORM")
+    # The other databases' path, on the same PostgreSQL database.
+    monkeypatch.setattr(ledger_module, "copy_supported", lambda using: False)
+    monkeypatch.setattr(history_module, "copy_supported", lambda using: False)
+    with set_extra_data(context):
+        inserted = transactions_bulk_create(
+            portfolio=orm_portfolio, inputs=_inputs(*market, prefix="c-")
+        )
+
+    assert _stored(copied_portfolio) == _stored(orm_portfolio)
+    assert [t.pk for t in copied] == sorted(t.pk for t in copied)
+    fresh = Transaction.objects.filter(pk__in=[t.pk for t in copied]).order_by("id")
+    assert [t.created_at for t in copied] == [t.created_at for t in fresh]
+    assert _history(copied) == _history(inserted)
+    assert _history(copied)[0]["actor_id"] == user.pk
+
+
+def test_the_batch_diff_is_auditlogs_diff(user, market):
+    usd, _ = market
+    portfolio = PortfolioFactory(user=user, config={"theme": "dark", "limits": [1, 2]})
+    rows = transactions_bulk_create(portfolio=portfolio, inputs=_inputs(*market, prefix="d-"))
+    for instance in [*rows, portfolio, usd]:
+        concrete = [field.name for field in type(instance)._meta.concrete_fields]
+        expected = model_instance_diff(
+            None, instance, fields_to_check=concrete, use_json_for_changes=True
+        )
+        assert create_differ(type(instance))(instance) == expected
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("quantity", D("0.1234567890123")),  # more decimal places than the column keeps
+        ("price", D("123456789012345")),  # more digits before the point than the column keeps
+        ("fx_rate", D("1.00000000000001")),
+        ("fee", D("0.000000001")),
+        ("notes", None),
+    ],
+)
+def test_the_batch_field_checks_give_full_cleans_errors(user, market, field, value):
+    _, eur = market
+    portfolio = PortfolioFactory(user=user)
+    data = TransactionInput(
+        type=TransactionType.BUY, date=date(2024, 1, 3), quantity=D("2"), price=D("10"),
+        instrument=eur, fx_rate=D("1.1"),
+    )  # fmt: skip
+    if field == "notes":
+        data.external_id = "x" * 201  # longer than the column
+        field = "external_id"
+    else:
+        setattr(data, field, value)
+    reference = Transaction()
+    ledger_module._fill(reference, portfolio, data, fx=None)
+    with pytest.raises(ledger_module.ApplicationError) as expected:
+        ledger_module._clean(
+            reference,
+            exclude=["portfolio", "instrument"],
+            validate_unique=False,
+            validate_constraints=False,
+        )
+
+    with pytest.raises(ledger_module.ApplicationError) as refused:
+        transactions_bulk_create(portfolio=portfolio, inputs=[data, data])
+    assert refused.value.extra == {"0": expected.value.extra, "1": expected.value.extra}
+    assert field in refused.value.extra["0"]
+    assert not Transaction.objects.filter(portfolio=portfolio).exists()
+
+
+def test_an_imported_ledger_has_no_drift_and_one_history_entry_per_row(user, market):
+    usd, eur = market
+    portfolio = PortfolioFactory(user=user, base_currency="USD")
+    content = (
+        "date,type,symbol,quantity,price,fee,currency,external_id\n"
+        "2024-01-02,DEPOSIT,,1,5000,0,USD,i-1\n"
+        f"2024-01-03,BUY,{usd.symbol},10,101.25,1.5,USD,i-2\n"
+        f"2024-01-03,BUY,{eur.symbol},4,50,0,EUR,i-3\n"
+        f"2024-01-04,SELL,{usd.symbol},3,110,0,USD,i-4\n"
+    ).encode()
+    report = transactions_import(
+        user=user, portfolio=portfolio, content=content, filename="i.csv", dry_run=False
+    )
+    assert report.ok
+    assert report.created == 4
+
+    out = StringIO()
+    call_command("verify_ledger", stdout=out, stderr=StringIO())
+    assert "no drift." in out.getvalue()
+    rows = list(Transaction.objects.filter(portfolio=portfolio).order_by("date", "id"))
+    assert [t.external_id for t in rows] == ["i-1", "i-2", "i-3", "i-4"]
+    assert rows[2].fx_rate == D("1.1")
+    assert [len(LogEntry.objects.get_for_object(t)) for t in rows] == [1, 1, 1, 1]
