@@ -4,6 +4,7 @@ statements issued as raw SQL.
     .venv/bin/python bench/bot_ticks.py            # 100 bots x 60 rounds
     .venv/bin/python bench/bot_ticks.py --quick    # 20 bots x 15 rounds, a smoke run
     DATABASE_URL=postgres://... .venv/bin/python bench/bot_ticks.py
+    .venv/bin/python bench/bot_ticks.py --quick --profile /tmp/ticks.prof   # cProfile, full side
 
 Both sides run the same ticks of the same bots over the same prices (an oscillating close, so
 deals open, average down and close), each tick in one transaction, and both call the same engine
@@ -20,9 +21,11 @@ side at least 0.5x the raw side's ticks per second. Prints a table; exits 1 when
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import math
 import os
+import pstats
 import sys
 import tempfile
 import time
@@ -53,6 +56,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="20 bots x 15 rounds")
     parser.add_argument("--bots", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="profile the full side's ticks with cProfile, save the stats to FILE, print the top",
+    )
     return parser.parse_args()
 
 
@@ -110,6 +118,17 @@ def full_tick(bot_id: int, at: datetime) -> None:
     bot_tick_run(bot_id=bot_id, scheduled_at=at)
 
 
+def profiled(tick, profiler: cProfile.Profile | None):
+    """`tick` run under `profiler` when there is one (the raw side is never profiled)."""
+    if profiler is None:
+        return tick
+
+    def run(bot_id: int, at: datetime) -> None:
+        profiler.runcall(tick, bot_id, at)
+
+    return run
+
+
 def timed(bots, rounds: range, tick) -> float:
     """Seconds spent ticking every bot once per round (price updates are not counted)."""
     elapsed = 0.0
@@ -162,7 +181,6 @@ class RawTicker:
     def tick(self, bot_id: int, at: datetime) -> None:
         from django.db import connection, transaction
 
-        from bots.app_settings import app_settings
         from bots.engine import dca_equity, dca_on_tick, paper_fill_apply, parse_dca_config
         from bots.engine.paper import Balance, PaperBook, Position
         from bots.services.runner import (
@@ -245,12 +263,14 @@ class RawTicker:
                 ),
             )
             before = dca_state_from_json(state)
+            # The trading settings, read once per tick as the service reads them.
+            costs = bot_costs()
             step = dca_on_tick(
                 config=parse_dca_config(data=config),
                 state=before,
                 time=at,
                 price=price,
-                costs=bot_costs(),
+                costs=costs,
                 quote_available=book.balance.free,
             )
             c.execute(
@@ -335,7 +355,7 @@ class RawTicker:
                         order.quantity,
                         order.price,
                         order.fee,
-                        app_settings.fee_rate,
+                        costs.fee_rate,
                         now,
                         now,
                         now,
@@ -467,10 +487,12 @@ def run(args: argparse.Namespace) -> int:
     # Each side goes first for half of the rounds, so neither gets the warmer caches.
     first, second = range(1, rounds // 2 + 1), range(rounds // 2 + 1, rounds + 1)
     ticker = RawTicker()
-    full = timed(full_bots, first, full_tick)
+    profiler = cProfile.Profile() if args.profile else None
+    full_side = profiled(full_tick, profiler)
+    full = timed(full_bots, first, full_side)
     raw = timed(raw_bots, first, ticker.tick)
     raw += timed(raw_bots, second, ticker.tick)
-    full += timed(full_bots, second, full_tick)
+    full += timed(full_bots, second, full_side)
     ticks = count * rounds
     full_rate = ticks / full
     raw_rate = ticks / raw
@@ -478,7 +500,12 @@ def run(args: argparse.Namespace) -> int:
     same = orders_of(full_bots) == orders_of(raw_bots)
     orders = len(orders_of(full_bots))
     verdict = "met" if ratio >= TARGET and same else "MISSED"
+    if profiler is not None:
+        profiler.dump_stats(args.profile)
+        pstats.Stats(args.profile).sort_stats("cumulative").print_stats(40)
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"database: {connection.vendor}; {count} bots x {rounds} rounds = {ticks} ticks")
+    print(f"load average at the end: {load}")
     print(f"orders placed per side: {orders}; same orders on both sides: {same}")
     print(f"{'side':<28}{'ticks/s':>10}")
     print(f"{'full persistence (service)':<28}{full_rate:>10.1f}")

@@ -8,13 +8,18 @@ so two writers never deadlock.
 
 import uuid
 from dataclasses import dataclass
+from typing import TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
+from django.db.models import QuerySet
 
 from bots.app_settings import app_settings
 from bots.engine import Balance, PaperBook, Position
 from bots.models import PaperAccount, PaperBalance, PaperPosition
+from bots.services.history import HistoryBatch, history_snapshot
 from portfolio.models import Instrument
+
+M = TypeVar("M", bound=models.Model)
 
 
 @dataclass(frozen=True)
@@ -69,25 +74,43 @@ def paper_account_default(*, user) -> PaperAccount:
     return account
 
 
+def unique_row(queryset: QuerySet[M]) -> M | None:
+    """The row of a lookup on a unique key, or None. Unlike `first()` it asks for no ordering,
+    which the database does not need and Django spends time compiling."""
+    return next(iter(queryset.order_by()[:1]), None)
+
+
 def book_lock(*, account: PaperAccount, instrument: Instrument) -> LockedBook:
     """Lock (creating if missing) the balance in the instrument's currency and the position.
 
     Call inside `transaction.atomic`. A currency the account has never held gets a zero balance,
     so an order in it is rejected for want of funds, never an error.
     """
-    balance, _ = PaperBalance.objects.get_or_create(account=account, currency=instrument.currency)
-    balance = PaperBalance.objects.select_for_update().get(pk=balance.pk)
-    position, _ = PaperPosition.objects.get_or_create(account=account, instrument=instrument)
-    position = PaperPosition.objects.select_for_update().get(pk=position.pk)
+    balance = _locked_row(PaperBalance, account=account, currency=instrument.currency)
+    position = _locked_row(PaperPosition, account=account, instrument=instrument)
     return LockedBook(account=account, balance=balance, position=position)
 
 
-def book_save(*, locked: LockedBook, book: PaperBook) -> None:
-    """Write the engine's new book back to the locked rows (only what changed)."""
+def _locked_row(model, **key):
+    # The row nearly always exists: one locking read. A missing one is created (get_or_create
+    # settles a race between two creators) and then locked.
+    row = unique_row(model.objects.select_for_update().filter(**key))
+    if row is None:
+        created, _ = model.objects.get_or_create(**key)
+        row = model.objects.select_for_update().get(pk=created.pk)
+    return row
+
+
+def book_save(*, locked: LockedBook, book: PaperBook, history: HistoryBatch | None = None) -> None:
+    """Write the engine's new book back to the locked rows (only what changed).
+
+    With `history`, the rows' history entries go into that batch instead of one by one.
+    """
     balance, position = locked.balance, locked.position
     if (balance.free, balance.locked) != (book.balance.free, book.balance.locked):
+        old = history_snapshot(balance) if history is not None else None
         balance.free, balance.locked = book.balance.free, book.balance.locked
-        balance.save(update_fields=["free", "locked", "updated_at"])
+        _save(balance, old, ["free", "locked", "updated_at"], history)
     new = book.position
     if (position.quantity, position.locked, position.cost_basis, position.realized_pnl) != (
         new.quantity,
@@ -95,8 +118,15 @@ def book_save(*, locked: LockedBook, book: PaperBook) -> None:
         new.cost_basis,
         new.realized_pnl,
     ):
+        old = history_snapshot(position) if history is not None else None
         position.quantity, position.locked = new.quantity, new.locked
         position.cost_basis, position.realized_pnl = new.cost_basis, new.realized_pnl
-        position.save(
-            update_fields=["quantity", "locked", "cost_basis", "realized_pnl", "updated_at"]
-        )
+        fields = ["quantity", "locked", "cost_basis", "realized_pnl", "updated_at"]
+        _save(position, old, fields, history)
+
+
+def _save(row, old, fields: list[str], history: HistoryBatch | None) -> None:
+    if history is None:
+        row.save(update_fields=fields)
+    else:
+        history.update(row, old=old, fields=fields)

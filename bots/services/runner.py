@@ -13,9 +13,11 @@ state and the instrument's last close; every order it fills goes through the pap
 (`book_lock`/`book_save`) with its Order row, deal row, the new state and the run's equity sample,
 all committed together or not at all. A kill at any moment leaves either the whole tick or none.
 
-Runner bookkeeping (`next_run_at`, `last_tick_at`) is written with `QuerySet.update()`: it moves on
-every tick, and the tick rows are its record. Everything a tick decides (orders, balances,
-positions, deals, the strategy state, run totals) is saved through the models, so it has history.
+Runner bookkeeping (`next_run_at`, `last_tick_at`) and the strategy state are written with
+`QuerySet.update()`: they move on every tick, model history leaves them out (audit/history.py) and
+the tick rows are their record. Everything else a tick decides (orders, balances, positions,
+deals, run totals) is written once, after the strategy decided, with the history entries auditlog
+would have written, all inserted in one statement at the end of the tick (`HistoryBatch`).
 """
 
 import logging
@@ -37,6 +39,7 @@ from bots.engine import (
     DcaOrder,
     DcaState,
     ExecutionCosts,
+    PaperBook,
     dca_equity,
     dca_on_tick,
     paper_fill_apply,
@@ -59,7 +62,8 @@ from bots.models import (
     TickStatus,
 )
 from bots.selectors import instrument_last_price
-from bots.services.book import LockedBook, book_lock, book_save
+from bots.services.book import LockedBook, book_lock, book_save, unique_row
+from bots.services.history import HistoryBatch, history_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +144,8 @@ def dca_state_from_json(data: dict[str, Any] | None) -> DcaState:
 
 def bot_costs() -> ExecutionCosts:
     """What a bot's fills cost: the paper engine's fee rate and slippage settings."""
-    return ExecutionCosts(fee_rate=app_settings.fee_rate, slippage_bps=app_settings.slippage_bps)
+    fee_rate, slippage_bps = app_settings.trading_costs()
+    return ExecutionCosts(fee_rate=fee_rate, slippage_bps=slippage_bps)
 
 
 def bot_config(bot: Bot) -> DcaConfig:
@@ -148,7 +153,7 @@ def bot_config(bot: Bot) -> DcaConfig:
 
 
 def bot_open_run(bot: Bot) -> BotRun | None:
-    run = BotRun.objects.filter(bot=bot, ended_at__isnull=True).first()
+    run = unique_row(BotRun.objects.filter(bot=bot, ended_at__isnull=True))
     if run is not None:
         run.bot = bot  # its history entry names the bot: no second read of it
     return run
@@ -227,17 +232,29 @@ def bot_tick_run(*, bot_id: int, scheduled_at: datetime) -> TickOutcome:
     """
     try:
         with transaction.atomic():
-            bot = (
+            bot = unique_row(
                 Bot.objects.select_for_update(of=("self",))
                 .select_related("account", "instrument")
                 .filter(pk=bot_id)
-                .first()
             )
             if bot is None:
                 return TickOutcome(tick=None, duplicate=True)
-            if BotTick.objects.filter(bot=bot, scheduled_at=scheduled_at).exists():
+            latest = (
+                BotTick.objects.filter(bot=bot)
+                .order_by("-scheduled_at")
+                .values_list("scheduled_at", "run_id")
+                .first()
+            )
+            # The bot's latest tick answers "has this one run?" unless a later one ran since.
+            if latest is not None and (
+                latest[0] == scheduled_at
+                or (
+                    latest[0] > scheduled_at
+                    and BotTick.objects.filter(bot=bot, scheduled_at=scheduled_at).exists()
+                )
+            ):
                 return TickOutcome(tick=None, duplicate=True)
-            return TickOutcome(tick=_tick(bot, scheduled_at))
+            return TickOutcome(tick=_tick(bot, scheduled_at, latest))
     except IntegrityError:
         # The unique (bot, scheduled_at) is the backstop if two workers ever met on one tick.
         if BotTick.objects.filter(bot_id=bot_id, scheduled_at=scheduled_at).exists():
@@ -289,16 +306,11 @@ def _skip(bot: Bot, run: BotRun | None, scheduled_at: datetime, message: str) ->
     )
 
 
-def _tick(bot: Bot, scheduled_at: datetime) -> BotTick:
+def _tick(bot: Bot, scheduled_at: datetime, latest: tuple[datetime, int | None] | None) -> BotTick:
+    """The tick's work; `latest` is the bot's latest tick (its slot and run) before this one."""
     run = bot_open_run(bot)
     if bot.status != BotStatus.RUNNING or run is None:
         return _skip(bot, run, scheduled_at, f"The bot is {bot.get_status_display().lower()}.")
-    latest = (
-        BotTick.objects.filter(bot=bot)
-        .order_by("-scheduled_at")
-        .values_list("scheduled_at", "run_id")
-        .first()
-    )
     if latest is not None and latest[0] > scheduled_at:
         # Delivered after a later tick of the same bot ran: the strategy never goes back in time.
         return _skip(bot, run, scheduled_at, "A later tick already ran; this one is stale.")
@@ -316,6 +328,7 @@ def _tick(bot: Bot, scheduled_at: datetime) -> BotTick:
 
     config = bot_config(bot)
     state = dca_state_from_json(bot.state)
+    costs = bot_costs()
     locked = book_lock(account=bot.account, instrument=bot.instrument)
     # The rows' history entries name their account and instrument: reuse the loaded ones.
     locked.balance.account = locked.position.account = bot.account
@@ -325,9 +338,24 @@ def _tick(bot: Bot, scheduled_at: datetime) -> BotTick:
         state=state,
         time=scheduled_at,
         price=price,
-        costs=bot_costs(),
+        costs=costs,
         quote_available=locked.balance.free,
     )
+    # Every row is written once, after the strategy decided, and the history of all of them
+    # goes in with one statement at the end (same entries as saving them one by one).
+    history = HistoryBatch()
+    touched = step.orders or step.rejections
+    deal, deal_new = _deal_row(bot, run, step, history) if touched else (None, False)
+    filled, book = orders_fill(
+        bot=bot,
+        run=run,
+        deal=deal,
+        locked=locked,
+        orders=step.orders,
+        key=scheduled_at,
+        fee_rate=costs.fee_rate,
+    )
+    rejected = _rejections(bot, run, deal, state, config, costs, price, step, scheduled_at)
     tick = BotTick.objects.create(
         bot=bot,
         run=run,
@@ -336,47 +364,53 @@ def _tick(bot: Bot, scheduled_at: datetime) -> BotTick:
         status=TickStatus.DONE,
         price=price,
         missed=missed,
+        orders_placed=len(filled),
+        message=" ".join(rejection.reason for rejection in step.rejections)[:ERROR_MAX],
     )
-    touched = step.orders or step.rejections
-    deal = _deal_row(bot, run, step) if touched else None
-    filled = orders_apply(
-        bot=bot, run=run, tick=tick, deal=deal, locked=locked, orders=step.orders, key=scheduled_at
-    )
-    rejected = _rejections_record(bot, run, tick, deal, state, config, price, step, scheduled_at)
+    if filled or rejected:
+        rows = [*filled, *rejected]
+        for row in rows:
+            row.tick = tick
+        Order.objects.bulk_create(rows)
+        history.inserted(rows)
+    book_save(locked=locked, book=book, history=history)
     if step.closed_deal is not None:
-        deal_close(deal, step.closed_deal.exit_kind, step.closed_deal)
-    elif deal is not None:
-        _deal_sync(deal, step.state.deal)
-    _state_save(bot, step.state, state)
-    Bot.objects.filter(pk=bot.pk).update(last_tick_at=scheduled_at)
+        deal_close(deal, step.closed_deal.exit_kind, step.closed_deal, history=history)
+    elif deal is not None and not deal_new:
+        # A deal created by this tick was created from these very facts.
+        _deal_sync(deal, step.state.deal, history)
+    bot_progress = {"last_tick_at": scheduled_at}
+    if step.state != state:
+        # `state` is bookkeeping history leaves out (audit/history.py): a plain UPDATE.
+        bot.state = dca_state_to_json(step.state)
+        bot_progress.update(state=bot.state, updated_at=timezone.now())
+    Bot.objects.filter(pk=bot.pk).update(**bot_progress)
     if filled:
+        old = history_snapshot(run)
         run.total_trades += len(filled)
         if step.closed_deal is not None:
             run.total_pnl += step.closed_deal.pnl
-        run.save(update_fields=["total_trades", "total_pnl", "updated_at"])
+        history.update(run, old=old, fields=["total_trades", "total_pnl", "updated_at"])
     equity_sample(run=run, state=step.state, price=price, time=scheduled_at)
-    messages = [rejection.reason for rejection in step.rejections]
-    if filled or rejected or messages:
-        tick.orders_placed = len(filled)
-        tick.message = " ".join(messages)[:ERROR_MAX]
-        tick.save(update_fields=["orders_placed", "message"])
+    history.write()
     return tick
 
 
-def orders_apply(
+def orders_fill(
     *,
     bot: Bot,
-    run: BotRun,
-    tick: BotTick | None,
+    run: BotRun | None,
     deal: Deal | None,
     locked: LockedBook,
     orders: tuple[DcaOrder, ...],
     key: datetime,
+    fee_rate: Decimal,
     id_prefix: str | None = None,
-) -> list[Order]:
-    """Fill the strategy's orders through the locked paper book and store each as an Order."""
+) -> tuple[list[Order], PaperBook]:
+    """Fill the strategy's orders through the locked paper book: the Order rows (not saved yet)
+    and the book after them."""
     book = locked.book
-    created = []
+    rows = []
     for dca_order in orders:
         result = paper_fill_apply(
             book=book,
@@ -397,14 +431,13 @@ def orders_apply(
             if id_prefix
             else client_order_id_for(bot_id=bot.pk, scheduled_at=key, kind=dca_order.kind)
         )
-        created.append(
-            Order.objects.create(
+        rows.append(
+            Order(
                 user_id=bot.user_id,
                 account=bot.account,
                 bot=bot,
                 run=run,
                 deal=deal,
-                tick=tick,
                 client_order_id=client_order_id,
                 instrument=bot.instrument,
                 side=dca_order.side,
@@ -416,26 +449,55 @@ def orders_apply(
                 filled_quantity=dca_order.quantity,
                 average_fill_price=dca_order.price,
                 fee=dca_order.fee,
-                fee_rate=app_settings.fee_rate,
+                fee_rate=fee_rate,
                 filled_at=timezone.now(),
             )
         )
+    return rows, book
+
+
+def orders_apply(
+    *,
+    bot: Bot,
+    run: BotRun | None,
+    tick: BotTick | None,
+    deal: Deal | None,
+    locked: LockedBook,
+    orders: tuple[DcaOrder, ...],
+    key: datetime,
+    id_prefix: str | None = None,
+) -> list[Order]:
+    """Fill the strategy's orders through the locked paper book and store each as an Order."""
+    rows, book = orders_fill(
+        bot=bot,
+        run=run,
+        deal=deal,
+        locked=locked,
+        orders=orders,
+        key=key,
+        fee_rate=app_settings.fee_rate,
+        id_prefix=id_prefix,
+    )
+    for row in rows:
+        row.tick = tick
+        row.save(force_insert=True)
     book_save(locked=locked, book=book)
-    return created
+    return rows
 
 
-def _rejections_record(
+def _rejections(
     bot: Bot,
     run: BotRun,
-    tick: BotTick,
     deal: Deal | None,
     before: DcaState,
     config: DcaConfig,
+    costs: ExecutionCosts,
     price: Decimal,
     step,
     scheduled_at: datetime,
 ) -> list[Order]:
-    """Orders the balance could not pay become rejected Order rows with the engine's reason."""
+    """Orders the balance could not pay, as rejected Order rows (not saved yet) with the
+    engine's reason."""
     from bots.engine import safety_ladder
     from bots.engine.numbers import divide, quantize_quantity
     from bots.engine.paper import BUY, market_fill_price
@@ -445,7 +507,7 @@ def _rejections_record(
         if rejection.kind == "base":
             size = config.base_order_size
             limit_price = None
-            at = market_fill_price(side=BUY, price=price, slippage_bps=bot_costs().slippage_bps)
+            at = market_fill_price(side=BUY, price=price, slippage_bps=costs.slippage_bps)
         else:
             open_deal = step.state.deal or before.deal
             number = int(rejection.kind.removeprefix("safety_"))
@@ -457,43 +519,44 @@ def _rejections_record(
             # Too small to be an order at all: the tick message keeps the engine's reason.
             continue
         rows.append(
-            Order.objects.create(
+            Order(
                 user_id=bot.user_id,
-                account_id=bot.account_id,
+                account=bot.account,
                 bot=bot,
                 run=run,
                 deal=deal,
-                tick=tick,
                 client_order_id=client_order_id_for(
                     bot_id=bot.pk, scheduled_at=scheduled_at, kind=rejection.kind
                 ),
-                instrument_id=bot.instrument_id,
+                instrument=bot.instrument,
                 side=OrderSide.BUY,
                 order_type=OrderType.MARKET if limit_price is None else OrderType.LIMIT,
                 kind=rejection.kind,
                 quantity=quantity,
                 limit_price=limit_price,
                 status=OrderStatus.REJECTED,
-                fee_rate=app_settings.fee_rate,
+                fee_rate=costs.fee_rate,
                 reject_reason=rejection.reason,
             )
         )
     return rows
 
 
-def _deal_row(bot: Bot, run: BotRun, step) -> Deal | None:
-    """The Deal row the step's orders belong to, created when the step opened it."""
+def _deal_row(bot: Bot, run: BotRun, step, history: HistoryBatch) -> tuple[Deal | None, bool]:
+    """The Deal row the step's orders belong to, created when the step opened it, and whether
+    it was created now."""
     opened = step.state.deal
     if step.closed_deal is not None:
         number = step.closed_deal.number
     elif opened is not None:
         number = opened.number
     else:
-        return None
-    deal = Deal.objects.filter(bot=bot, number=number).first()
+        return None, False
+    deal = unique_row(Deal.objects.filter(bot=bot, number=number))
     if deal is not None:
-        return deal
-    return Deal.objects.create(
+        deal.bot = bot  # its history entry names the bot: no second read of it
+        return deal, False
+    deal = Deal(
         bot=bot,
         run=run,
         number=number,
@@ -504,17 +567,37 @@ def _deal_row(bot: Bot, run: BotRun, step) -> Deal | None:
         fees=opened.fees,
         safety_orders_filled=opened.safety_orders_filled,
     )
+    history.insert(deal)
+    return deal, True
 
 
-def _deal_sync(deal: Deal, facts: DcaDeal) -> None:
-    deal.quantity, deal.quote_spent, deal.fees = facts.quantity, facts.quote_spent, facts.fees
-    deal.safety_orders_filled = facts.safety_orders_filled
-    deal.save(
-        update_fields=["quantity", "quote_spent", "fees", "safety_orders_filled", "updated_at"]
-    )
+DEAL_FACTS = ("quantity", "quote_spent", "fees", "safety_orders_filled")
+DEAL_CLOSE_FIELDS = (
+    "status",
+    "closed_at",
+    "exit_kind",
+    "quantity",
+    "quote_spent",
+    "fees",
+    "proceeds",
+    "pnl",
+    "safety_orders_filled",
+)
 
 
-def deal_close(deal: Deal, exit_kind: str, result) -> None:
+def _deal_sync(deal: Deal, facts: DcaDeal, history: HistoryBatch) -> None:
+    values = {name: getattr(facts, name) for name in DEAL_FACTS}
+    if all(getattr(deal, name) == value for name, value in values.items()):
+        return
+    old = history_snapshot(deal)
+    for name, value in values.items():
+        setattr(deal, name, value)
+    history.update(deal, old=old, fields=[*DEAL_FACTS, "updated_at"])
+
+
+def deal_close(deal: Deal, exit_kind: str, result, *, history: HistoryBatch | None = None) -> None:
+    """Close the deal row with the engine's result (its history in `history` when given)."""
+    old = history_snapshot(deal) if history is not None else None
     deal.status = DealStatus.CLOSED
     deal.closed_at = result.closed_at
     deal.exit_kind = exit_kind
@@ -524,13 +607,11 @@ def deal_close(deal: Deal, exit_kind: str, result) -> None:
     deal.proceeds = result.proceeds
     deal.pnl = result.pnl
     deal.safety_orders_filled = result.safety_orders_filled
-    deal.save()
-
-
-def _state_save(bot: Bot, new: DcaState, old: DcaState) -> None:
-    if new != old:
-        bot.state = dca_state_to_json(new)
-        bot.save(update_fields=["state", "updated_at"])
+    fields = [*DEAL_CLOSE_FIELDS, "updated_at"]
+    if history is None:
+        deal.save(update_fields=fields)
+    else:
+        history.update(deal, old=old, fields=fields)
 
 
 def run_realized_pnl(run: BotRun) -> Decimal:
@@ -546,12 +627,12 @@ def equity_sample(
     price: Decimal | None,
     time: datetime,
     at_stop: bool = False,
-) -> BotEquityPoint | None:
+) -> None:
     """Record the run's equity at `time`: one point per UTC day (the day's latest) after the
     point `bot_start` wrote (allocated capital at `started_at`), which a tick at that very
     instant leaves as it is. The sample `at_stop` is the run's last word whatever the clock."""
     if time <= run.started_at:
-        return None
+        return
     equity = dca_equity(
         allocated_capital=run.allocated_capital,
         # The run's total P&L is its closed deals' P&L, kept by every tick and by the stop.
@@ -560,14 +641,21 @@ def equity_sample(
         price=price if price is not None else ZERO,
     )
     day_start = datetime.combine(time.astimezone(UTC).date(), datetime.min.time(), tzinfo=UTC)
+    if not at_stop:
+        # The usual tick: the day's point exists and is older. One UPDATE moves it; otherwise
+        # (first tick of the day, or a newer point) the read below decides.
+        moved = BotEquityPoint.objects.filter(
+            run=run, time__gte=day_start, time__gt=run.started_at, time__lte=time
+        ).update(time=time, equity=equity, updated_at=timezone.now())
+        if moved:
+            return
     point = (
         BotEquityPoint.objects.filter(run=run, time__gte=day_start, time__gt=run.started_at)
         .order_by("-time")
         .first()
     )
     if point is None:
-        return BotEquityPoint.objects.create(run=run, time=time, equity=equity)
-    if at_stop or time >= point.time:
+        BotEquityPoint.objects.create(run=run, time=time, equity=equity)
+    elif at_stop or time >= point.time:
         point.time, point.equity = time, equity
         point.save(update_fields=["time", "equity", "updated_at"])
-    return point

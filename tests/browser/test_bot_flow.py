@@ -84,6 +84,13 @@ def test_bot_flow_from_the_form_to_a_stopped_run(live_server, trader, acme, open
     expect(page.locator("#deal-ladder [data-level-state='pending']")).to_have_count(1)
     screenshot(page, "bot-detail-running")
     page.set_viewport_size(PHONE)
+    # At phone width the orders table fits its card: nothing to scroll sideways.
+    scroll_width, client_width = page.locator("#bot-orders").evaluate(
+        "table => { const box = table.closest('.table-responsive');"
+        " return [box.scrollWidth, box.clientWidth]; }"
+    )
+    assert client_width > 0
+    assert scroll_width <= client_width
     screenshot(page, "bot-detail-phone")
     page.set_viewport_size({"width": 1280, "height": 900})
 

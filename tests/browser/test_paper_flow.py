@@ -76,4 +76,11 @@ def test_the_paper_page_fits_a_phone(live_server, trader, acme, open_page, scree
     ticket.get_by_role("button", name="Place order").click()
     expect(page.get_by_text("The order was filled.")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") == PHONE["width"]
+    # The orders table (shared with the bot page) fits its card: nothing scrolls sideways.
+    scroll_width, client_width = page.locator("#paper-recent-orders").evaluate(
+        "table => { const box = table.closest('.table-responsive');"
+        " return [box.scrollWidth, box.clientWidth]; }"
+    )
+    assert client_width > 0
+    assert scroll_width <= client_width
     screenshot(page, "phone-paper")
