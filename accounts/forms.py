@@ -9,11 +9,15 @@ from decimal import Decimal
 from functools import cache
 
 import pycountry
+from allauth.account import forms as allauth_forms
+from allauth.core import context as allauth_context
+from allauth.mfa.totp import forms as totp_forms
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
 from accounts.models import (
+    Broker,
     MarketRegion,
     Preferences,
     Profile,
@@ -23,6 +27,7 @@ from accounts.models import (
     Universe,
 )
 from audit.models import ActivityAction, ActivityStatus
+from audit.services import activity_record
 from trading_lab.exceptions import ApplicationError
 
 
@@ -217,3 +222,102 @@ class ActivityFilterForm(forms.Form):
 
 def _day_start(day: date, tz: zoneinfo.ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz)
+
+
+# allauth's forms with the failed attempt recorded (SPEC §3 audit: password and MFA changes,
+# success or failure). Successes come from allauth's signals (audit/signals.py); a wrong code
+# or current password has no signal, so the form that refuses it writes the failure row.
+# allauth's middleware keeps the current request in `allauth.core.context`, for the address.
+
+
+class ChangePasswordForm(allauth_forms.ChangePasswordForm):
+    def clean_oldpassword(self) -> str:
+        try:
+            return super().clean_oldpassword()
+        except ValidationError as exc:
+            activity_record(
+                user=self.user,
+                action=ActivityAction.PASSWORD_CHANGE,
+                status=ActivityStatus.FAILURE,
+                description=f"Password change failed: {' '.join(exc.messages)}",
+                request=allauth_context.request,
+            )
+            raise
+
+
+class ActivateTOTPForm(totp_forms.ActivateTOTPForm):
+    def clean_code(self) -> str:
+        try:
+            return super().clean_code()
+        except ValidationError as exc:
+            activity_record(
+                user=self.user,
+                action=ActivityAction.MFA_CHANGE,
+                status=ActivityStatus.FAILURE,
+                description=f"Two-factor activation failed: {' '.join(exc.messages)}",
+                details={"authenticator": "totp"},
+                request=allauth_context.request,
+            )
+            raise
+
+
+# Broker credentials: the secrets are plain password inputs that never render a value back,
+# so a page never holds a stored or just-typed key.
+
+
+def _secret_input(label: str, help_text: str = "") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=2000,
+        strip=True,
+        help_text=help_text,
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}
+        ),
+    )
+
+
+class BrokerCredentialForm(forms.Form):
+    """A new broker credential; which secrets each broker needs is the service's rule."""
+
+    SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
+
+    broker = forms.ChoiceField(choices=Broker.choices)
+    label = forms.CharField(
+        max_length=100,
+        help_text="To tell your accounts at one broker apart, e.g. “main” or “family”.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    api_key = _secret_input("API key", "Not needed for paper trading.")
+    api_secret = _secret_input("API secret")
+    passphrase = _secret_input("Passphrase", "Coinbase Exchange keys only.")
+
+    def carries_secret(self) -> bool:
+        return any(self.cleaned_data.get(name) for name in self.SECRET_FIELDS)
+
+
+class BrokerCredentialEditForm(forms.Form):
+    """Rename a credential or replace its secrets; an empty secret field keeps the stored one."""
+
+    SECRET_FIELDS = BrokerCredentialForm.SECRET_FIELDS
+
+    label = forms.CharField(max_length=100, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    api_key = _secret_input("New API key", "Leave empty to keep the current one.")
+    api_secret = _secret_input("New API secret", "Leave empty to keep the current one.")
+    passphrase = _secret_input("New passphrase", "Leave empty to keep the current one.")
+
+    def carries_secret(self) -> bool:
+        return any(self.cleaned_data.get(name) for name in self.SECRET_FIELDS)
+
+    def service_data(self) -> dict:
+        """The label, and only the secrets typed in (the rest are kept)."""
+        data = {"label": self.cleaned_data["label"]}
+        data.update(
+            {
+                name: self.cleaned_data[name]
+                for name in self.SECRET_FIELDS
+                if self.cleaned_data[name]
+            }
+        )
+        return data

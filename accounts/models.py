@@ -8,7 +8,7 @@ from decimal import Decimal
 import pycountry
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -435,3 +435,35 @@ class BrokerSession(OwnedModel):
     @property
     def refresh_token_masked(self) -> str:
         return masked(self.refresh_token)
+
+
+INSIGHT_ID_MAX_LENGTH = 100
+INSIGHT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+
+
+class DismissedInsight(OwnedModel):
+    """An insight card the user closed; it stays hidden until they bring it back."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="dismissed_insights")
+    insight_id = models.CharField(
+        max_length=INSIGHT_ID_MAX_LENGTH,
+        validators=[
+            RegexValidator(
+                INSIGHT_ID_PATTERN,
+                "An insight id is letters, digits, “_”, “.”, “:” and “-”, starting with a "
+                "letter or digit.",
+            )
+        ],
+    )
+    dismissed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-dismissed_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "insight_id"], name="accounts_dismissedinsight_user_insight"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.insight_id} dismissed by {self.user}"

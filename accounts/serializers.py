@@ -1,4 +1,4 @@
-"""API shapes of the accounts area: profile, preferences and personal API tokens."""
+"""API shapes of the accounts area: profile, preferences, personal API tokens, broker keys."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -6,6 +6,8 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import (
+    Broker,
+    BrokerCredential,
     PersonalApiToken,
     Preferences,
     Profile,
@@ -140,4 +142,83 @@ class TokenCreatedSerializer(TokenSerializer):
 
     class Meta(TokenSerializer.Meta):
         fields = [*TokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+# ---------------------------------------------------------------------------------------------
+# Broker credentials: secrets are write-only; answers carry their masked form only.
+
+SECRET_MAX_LENGTH = 2000
+
+
+def _secret_field(what: str, *, required: bool = False) -> serializers.CharField:
+    return serializers.CharField(
+        write_only=True,
+        required=required,
+        allow_blank=True,
+        max_length=SECRET_MAX_LENGTH,
+        trim_whitespace=True,
+        style={"input_type": "password"},
+        help_text=f"The {what}, stored encrypted and never shown again (only its last 4 "
+        "characters, masked).",
+    )
+
+
+class BrokerCredentialSerializer(serializers.ModelSerializer):
+    """A broker credential as shown: its secrets masked (bullets and the last 4 characters)."""
+
+    api_key_masked = serializers.CharField(read_only=True, help_text="The API key, masked.")
+    api_secret_masked = serializers.CharField(read_only=True, help_text="The API secret, masked.")
+    passphrase_masked = serializers.CharField(read_only=True, help_text="The passphrase, masked.")
+
+    class Meta:
+        model = BrokerCredential
+        fields = [
+            "id",
+            "broker",
+            "label",
+            "api_key_masked",
+            "api_secret_masked",
+            "passphrase_masked",
+            "status",
+            "last_connected_at",
+            "last_error",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class BrokerCredentialCreateSerializer(serializers.Serializer):
+    """A new credential. Which secrets a broker needs: paper none; Coinbase may add a passphrase;
+    every other broker an API key and secret. Adding a key needs a recent re-authentication."""
+
+    broker = serializers.ChoiceField(choices=Broker.choices)
+    label = serializers.CharField(
+        max_length=100, help_text="Unique among your credentials of this broker."
+    )
+    api_key = _secret_field("API key")
+    api_secret = _secret_field("API secret")
+    passphrase = _secret_field("passphrase")
+
+
+class BrokerCredentialUpdateSerializer(serializers.Serializer):
+    """A new label and/or new secrets; the broker cannot change. A secret left out is kept,
+    an empty one is cleared. Replacing a secret needs a recent re-authentication and ends the
+    current session."""
+
+    label = serializers.CharField(max_length=100, required=True)
+    api_key = _secret_field("API key")
+    api_secret = _secret_field("API secret")
+    passphrase = _secret_field("passphrase")
+
+
+class BrokerConnectSerializer(BrokerCredentialSerializer):
+    """The credential after a connect; `login_url` is set when the broker wants the trader to
+    sign in on its own site first (the connect finishes on its callback)."""
+
+    login_url = serializers.CharField(read_only=True, allow_blank=True)
+
+    class Meta(BrokerCredentialSerializer.Meta):
+        fields = [*BrokerCredentialSerializer.Meta.fields, "login_url"]
         read_only_fields = fields

@@ -1,7 +1,8 @@
-"""Trader pages: the dashboard and the profile tabs. Thin views over accounts.services."""
+"""Trader pages: the dashboard and the profile tabs. Thin views over the accounts services."""
 
 import zoneinfo
 from typing import Any
+from urllib.parse import urlencode
 
 from allauth.mfa.models import Authenticator
 from allauth.usersessions.models import UserSession
@@ -9,23 +10,37 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, ListView, TemplateView
 
+from accounts.brokers.reauthentication import secrets_change_allowed
+from accounts.brokers.selectors import broker_credential_list
+from accounts.brokers.services import (
+    broker_connect,
+    broker_connect_complete,
+    broker_credential_create,
+    broker_credential_delete,
+    broker_credential_update,
+    broker_disconnect,
+)
+from accounts.data_rights import EXPORT_JOB_TYPE
 from accounts.forms import (
     ActivityFilterForm,
+    BrokerCredentialEditForm,
+    BrokerCredentialForm,
     PreferencesForm,
     ProfileForm,
     TokenCreateForm,
     add_service_errors,
 )
-from accounts.models import Preferences, Profile
+from accounts.models import CredentialStatus, Preferences, Profile
 from accounts.selectors import preferences_get, profile_get, token_list
 from accounts.services import (
     preferences_update,
@@ -37,12 +52,14 @@ from accounts.services import (
 from audit.models import ActivityAction
 from audit.selectors import activity_list, job_list
 from audit.services.activity_exports import activity_export
+from audit.user_history import object_history
 from portfolio.market_selectors import alert_event_list
 from portfolio.overview import portfolio_overview
 from trading_lab.exceptions import ApplicationError
 
 PROFILE_TABS = (
     ("account", "profile", "Account", "person"),
+    ("brokers", "profile_brokers", "Broker connections", "plug"),
     ("preferences", "profile_preferences", "Preferences", "sliders"),
     ("security", "profile_security", "Security", "shield-lock"),
     ("activity", "profile_activity", "Activity log", "clock-history"),
@@ -179,6 +196,7 @@ class ProfileSecurityView(ProfileTabMixin, TemplateView):
             _mfa_state(self.request),
             sessions=_sessions(self.request),
             tokens=token_list(user=self.request.user),
+            export_jobs=job_list(user=self.request.user, job_type=EXPORT_JOB_TYPE)[:5],
         )
         return context
 
@@ -293,3 +311,173 @@ class ProfileActivityExportView(LoginRequiredMixin, View):
         response = HttpResponse(export.content, content_type=export.content_type)
         response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
         return response
+
+
+# ---------------------------------------------------------------------------------------------
+# Broker connections tab
+
+_SECRETS_SENSITIVE = sensitive_post_parameters("api_key", "api_secret", "passphrase")
+
+
+def _reauthenticate_first(request: HttpRequest, next_url: str) -> HttpResponse:
+    """Send the trader to confirm their password; the keys they typed are dropped, not kept in
+    the session (allauth's own decorator would stash the whole POST there)."""
+    messages.warning(
+        request,
+        "For your security, confirm your password, then enter the keys again. Nothing was saved.",
+    )
+    return HttpResponseRedirect(
+        f"{reverse('account_reauthenticate')}?{urlencode({'next': next_url})}"
+    )
+
+
+@method_decorator(_SECRETS_SENSITIVE, name="dispatch")
+class ProfileBrokersView(ProfileTabMixin, FormView):
+    """The Broker connections tab: the trader's credentials, masked, and a form to add one."""
+
+    template_name = "pages/profile/brokers.html"
+    form_class = BrokerCredentialForm
+    tab = "brokers"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            credentials=broker_credential_list(user=self.request.user),
+            statuses=CredentialStatus,
+            secrets_change_allowed=secrets_change_allowed(self.request),
+        )
+        return context
+
+    def form_valid(self, form: BrokerCredentialForm) -> HttpResponse:
+        if form.carries_secret() and not secrets_change_allowed(self.request):
+            return _reauthenticate_first(self.request, reverse("profile_brokers"))
+        try:
+            credential = broker_credential_create(
+                user=self.request.user, **form.cleaned_data, request=self.request
+            )
+        except (ValidationError, ApplicationError) as error:
+            add_service_errors(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"{credential} was added. Connect it when you are ready.")
+        return HttpResponseRedirect(reverse("profile_brokers"))
+
+
+class _OwnCredentialMixin:
+    def get_queryset(self):
+        return broker_credential_list(user=self.request.user)
+
+
+@method_decorator(_SECRETS_SENSITIVE, name="dispatch")
+class BrokerCredentialEditView(ProfileTabMixin, FormView):
+    """Rename a credential or replace its keys (which needs a recent password confirmation)."""
+
+    template_name = "pages/profile/broker_edit.html"
+    form_class = BrokerCredentialEditForm
+    tab = "brokers"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.credential = get_object_or_404(
+            broker_credential_list(user=request.user), pk=kwargs["pk"]
+        )
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"label": self.credential.label}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            credential=self.credential,
+            secrets_change_allowed=secrets_change_allowed(self.request),
+            # Its model history, secrets never included (audit.user_history drops them).
+            history=object_history(
+                user=self.request.user,
+                instance=self.credential,
+                page=self.request.GET.get("history_page"),
+            ),
+        )
+        return context
+
+    def form_valid(self, form: BrokerCredentialEditForm) -> HttpResponse:
+        here = reverse("profile_broker_edit", kwargs={"pk": self.credential.pk})
+        if form.carries_secret() and not secrets_change_allowed(self.request):
+            return _reauthenticate_first(self.request, here)
+        try:
+            credential = broker_credential_update(
+                credential=self.credential, data=form.service_data(), request=self.request
+            )
+        except (ValidationError, ApplicationError) as error:
+            add_service_errors(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"{credential} was saved.")
+        return HttpResponseRedirect(reverse("profile_brokers"))
+
+
+class BrokerConnectView(_OwnCredentialMixin, OwnedObjectPostView):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        outcome = broker_connect(credential=self.object, request=request)
+        if outcome.login_url:
+            return HttpResponseRedirect(outcome.login_url)
+        if outcome.error:
+            messages.error(request, f"{outcome.credential} could not connect: {outcome.error}")
+        else:
+            messages.success(request, f"{outcome.credential} is connected.")
+        return HttpResponseRedirect(reverse("profile_brokers"))
+
+
+class BrokerDisconnectView(_OwnCredentialMixin, OwnedObjectPostView):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        credential = broker_disconnect(credential=self.object, request=request)
+        messages.success(request, f"{credential} is disconnected.")
+        return HttpResponseRedirect(reverse("profile_brokers"))
+
+
+class BrokerCredentialDeleteView(_OwnCredentialMixin, OwnedObjectPostView):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        name = str(self.object)
+        broker_credential_delete(credential=self.object, request=request)
+        messages.success(request, f"{name} was deleted, with its keys.")
+        return HttpResponseRedirect(reverse("profile_brokers"))
+
+
+class BrokerCallbackView(LoginRequiredMixin, View):
+    """Where a broker that signs in on its own site (Zerodha Kite) sends the browser back.
+
+    Query: `credential` and `state` (which we gave the broker as its `redirect_params`),
+    `request_token` and `status` (the broker's). Another user's credential is 404.
+    """
+
+    @method_decorator(never_cache)
+    def get(self, request: HttpRequest) -> HttpResponse:
+        tab = reverse("profile_brokers")
+        credential_id = request.GET.get("credential", "")
+        if not credential_id:
+            messages.error(request, "The broker's answer named no connection: connect again.")
+            return HttpResponseRedirect(tab)
+        if not credential_id.isdigit():
+            raise Http404
+        credential = get_object_or_404(
+            broker_credential_list(user=request.user), pk=int(credential_id)
+        )
+        if request.GET.get("status") != "success":
+            messages.error(
+                request, f"The sign-in at {credential.get_broker_display()} was cancelled."
+            )
+            return HttpResponseRedirect(tab)
+        try:
+            outcome = broker_connect_complete(
+                credential=credential,
+                state=request.GET.get("state", ""),
+                request_token=request.GET.get("request_token", ""),
+                request=request,
+            )
+        except ApplicationError as error:
+            messages.error(request, error.message)
+            return HttpResponseRedirect(tab)
+        if outcome.error:
+            messages.error(request, f"{credential} could not connect: {outcome.error}")
+        else:
+            messages.success(request, f"{credential} is connected.")
+        return HttpResponseRedirect(tab)

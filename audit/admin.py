@@ -23,15 +23,18 @@ from audit.models import (
     ActivityLog,
     ApiUsage,
     BackgroundJob,
+    HealthSample,
     Heartbeat,
     JobStatus,
     ScheduledJob,
     SchedulerExecution,
+    StaffAlert,
     SystemConfigEntry,
     SystemConfigVersion,
 )
 from audit.services.config import config_update
-from audit.services.jobs import job_cancel
+from audit.services.jobs import job_cancel, job_is_retryable, job_retry
+from audit.services.monitoring import health_chart, staff_alert_resolve
 from audit.services.scheduler import scheduled_task_resolve
 from trading_lab.exceptions import ApplicationError
 
@@ -129,7 +132,7 @@ class BackgroundJobAdmin(admin.ModelAdmin):
         "cancel_requested_at",
     )
     readonly_fields = fields
-    actions = ("cancel_selected",)
+    actions = ("cancel_selected", "retry_selected")
 
     @admin.display(description="params")
     def params_pretty(self, obj: BackgroundJob) -> str:
@@ -175,6 +178,37 @@ class BackgroundJobAdmin(admin.ModelAdmin):
                 request,
                 ngettext("%d job had already finished.", "%d jobs had already finished.", finished)
                 % finished,
+                messages.WARNING,
+            )
+
+    @admin.action(description="Retry selected failed or cancelled jobs", permissions=["cancel"])
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        retried = []
+        skipped = 0
+        for job in queryset:
+            if not job_is_retryable(job):
+                skipped += 1
+                continue
+            retried.append(job_retry(job=job, user=request.user, request=request).pk)
+        if retried:
+            self.message_user(
+                request,
+                f"Queued again as job{'s' if len(retried) > 1 else ''} "
+                + ", ".join(f"#{pk}" for pk in retried)
+                + ".",
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%d job was skipped: only failed or cancelled imports and price refreshes "
+                    "can be retried.",
+                    "%d jobs were skipped: only failed or cancelled imports and price refreshes "
+                    "can be retried.",
+                    skipped,
+                )
+                % skipped,
                 messages.WARNING,
             )
 
@@ -368,3 +402,88 @@ class ApiUsageAdmin(ReadOnlyAdmin):
     list_select_related = ("user",)
     date_hierarchy = "day"
     show_full_result_count = False
+
+
+@admin.register(HealthSample)
+class HealthSampleAdmin(ReadOnlyAdmin):
+    """Health readings of the record-health schedule; the list opens with a 24-hour chart."""
+
+    list_display = (
+        "recorded_at",
+        "healthy",
+        "database_latency_ms",
+        "worker_age_seconds",
+        "scheduler_age_seconds",
+        "queue_depth",
+        "failed_jobs_last_hour",
+        "failed_runs_last_hour",
+        "open_circuits",
+    )
+    list_filter = ("healthy", "recorded_at")
+    date_hierarchy = "recorded_at"
+    show_full_result_count = False
+    fields = (*list_display, "checks_pretty")
+    readonly_fields = fields
+
+    @admin.display(description="checks")
+    def checks_pretty(self, obj: HealthSample) -> str:
+        return pretty_json(obj.checks)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        return super().changelist_view(
+            request, extra_context={**(extra_context or {}), "chart": health_chart()}
+        )
+
+
+class OpenFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):
+        return (("open", "Open"), ("resolved", "Resolved"))
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "open":
+            return queryset.filter(resolved_at__isnull=True)
+        if self.value() == "resolved":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset
+
+
+@admin.register(StaffAlert)
+class StaffAlertAdmin(admin.ModelAdmin):
+    """Alerts raised by checks (a broken activity chain, failing health); staff resolve them."""
+
+    list_display = ("title", "kind", "occurrences", "created_at", "last_seen_at", "resolved_at")
+    list_filter = (OpenFilter, "kind")
+    search_fields = ("title", "details")
+    fields = (
+        "kind",
+        "title",
+        "details",
+        "occurrences",
+        "created_at",
+        "last_seen_at",
+        "resolved_at",
+        "resolved_by",
+    )
+    readonly_fields = fields
+    actions = ("resolve_selected",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: StaffAlert | None = None) -> bool:
+        return False
+
+    @admin.action(description="Resolve selected alerts", permissions=["change"])
+    def resolve_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = 0
+        for alert in queryset.filter(resolved_at__isnull=True):
+            staff_alert_resolve(alert=alert, user=request.user, request=request)
+            count += 1
+        self.message_user(
+            request,
+            ngettext("%d alert resolved.", "%d alerts resolved.", count) % count,
+            messages.SUCCESS,
+        )

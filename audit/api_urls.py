@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from audit import apis, staff_apis
+from audit import apis, history_apis, staff_apis
 
 urlpatterns = [
     path("activity", apis.ActivityListApi.as_view(), name="api-activity"),
@@ -13,4 +13,19 @@ urlpatterns = [
     path("admin/jobs", staff_apis.StaffJobListApi.as_view(), name="api-staff-jobs"),
     path("admin/health", staff_apis.StaffHealthApi.as_view(), name="api-staff-health"),
     path("admin/config", staff_apis.StaffConfigApi.as_view(), name="api-staff-config"),
+]
+
+# The owner's model history of one row (issue 6): the data of the pages' History panels.
+urlpatterns += [
+    path(
+        "portfolios/<int:id>/history",
+        history_apis.PortfolioHistoryApi.as_view(),
+        name="api-portfolio-history",
+    ),
+    path(
+        "transactions/<int:id>/history",
+        history_apis.TransactionHistoryApi.as_view(),
+        name="api-transaction-history",
+    ),
+    path("bots/<int:id>/history", history_apis.BotHistoryApi.as_view(), name="api-bot-history"),
 ]

@@ -178,5 +178,13 @@ DEFINITIONS: dict[str, ConfigDefinition] = {
             minimum=1,
             maximum=3650,
         ),
+        ConfigDefinition(
+            key="retention.health_samples_days",
+            kind=int,
+            default=lambda: 30,
+            help="Days the health samples (one every 5 minutes) are kept.",
+            minimum=1,
+            maximum=3650,
+        ),
     )
 }

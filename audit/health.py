@@ -8,9 +8,10 @@ error text (failures are logged instead).
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
@@ -21,7 +22,14 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django_tasks_db.models import DBTaskResult
 
-from audit.models import Heartbeat, HeartbeatKind
+from audit.models import (
+    BackgroundJob,
+    ExecutionStatus,
+    Heartbeat,
+    HeartbeatKind,
+    JobStatus,
+    SchedulerExecution,
+)
 from audit.services.scheduler import task_backend_is_database
 
 logger = logging.getLogger(__name__)
@@ -116,3 +124,49 @@ def health_report() -> HealthReport:
     }
     healthy = all(checks[name]["ok"] for name in ("database", "cache", "worker", "scheduler"))
     return HealthReport(healthy=healthy, checks=checks)
+
+
+def health_details(*, now: datetime | None = None) -> dict[str, Any]:
+    """The public checks plus what staff need to act: each process, failures, providers."""
+    now = now or timezone.now()
+    hour_ago = now - timedelta(hours=1)
+    report = health_report().as_dict()
+    report["processes"] = [
+        {
+            "kind": beat.kind,
+            "instance": beat.instance,
+            "heartbeat_age_seconds": round(max((now - beat.beat_at).total_seconds(), 0.0), 1),
+        }
+        for beat in Heartbeat.objects.order_by("kind", "instance")
+    ]
+    report["jobs"] = {
+        "running": BackgroundJob.objects.filter(status=JobStatus.RUNNING).count(),
+        "queued": BackgroundJob.objects.filter(status=JobStatus.QUEUED).count(),
+        "failed_last_hour": BackgroundJob.objects.filter(
+            status=JobStatus.FAILED, finished_at__gte=hour_ago
+        ).count(),
+        "scheduled_runs_failed_last_hour": SchedulerExecution.objects.filter(
+            status=ExecutionStatus.FAILED, finished_at__gte=hour_ago
+        ).count(),
+    }
+    report["providers"] = _providers()
+    return report
+
+
+def _providers() -> list[dict[str, Any]]:
+    # The portfolio app owns market-data providers; the audit app reads their state if present.
+    try:
+        provider_state = apps.get_model("portfolio", "ProviderState")
+    except LookupError:
+        return []
+    return [
+        {
+            "provider": state.provider,
+            "circuit": state.circuit,
+            "consecutive_failures": state.consecutive_failures,
+            "calls_in_window": state.calls_in_window,
+            "opened_at": state.opened_at,
+            "last_error": state.last_error,
+        }
+        for state in provider_state.objects.order_by("provider")
+    ]

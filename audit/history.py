@@ -39,6 +39,8 @@ EXCLUDED_MODELS: dict[str, str] = {
     "portfolio.ProviderState": "call counters and breaker state, changed on every provider call",
     # Request counters, incremented by every API call.
     "audit.ApiUsage": "request counters, incremented by every API call",
+    # A reading of health every few minutes: measurements written once, never changed.
+    "audit.HealthSample": "health readings, written once every few minutes by a schedule",
     # A counter that rises with every configuration change; the entries have history.
     "audit.SystemConfigVersion": "a counter of configuration changes",
     # One row per scheduled tick, written once by the runner: the tick row is itself the log.

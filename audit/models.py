@@ -31,6 +31,7 @@ class ActivityAction(models.TextChoices):
     PROFILE_UPDATED = "profile_updated", "Profile updated"
     PREFERENCES_UPDATED = "preferences_updated", "Preferences updated"
     JOB_CANCELLED = "job_cancelled", "Job cancelled"
+    JOB_RETRIED = "job_retried", "Job retried"
     PORTFOLIO_CREATED = "portfolio_created", "Portfolio created"
     PORTFOLIO_UPDATED = "portfolio_updated", "Portfolio updated"
     PORTFOLIO_DELETED = "portfolio_deleted", "Portfolio deleted"
@@ -68,6 +69,15 @@ class ActivityAction(models.TextChoices):
     BACKTEST_DELETED = "backtest_deleted", "Backtest deleted"
     SIGNAL_VALIDATION_RECORDED = "signal_validation_recorded", "Signal validation recorded"
     CONFIG_UPDATED = "config_updated", "System configuration changed"
+    CREDENTIAL_ADDED = "credential_added", "Broker credential added"
+    CREDENTIAL_UPDATED = "credential_updated", "Broker credential updated"
+    CREDENTIAL_DELETED = "credential_deleted", "Broker credential deleted"
+    BROKER_CONNECTED = "broker_connected", "Broker connected"
+    BROKER_DISCONNECTED = "broker_disconnected", "Broker disconnected"
+    INSIGHT_DISMISSED = "insight_dismissed", "Insight dismissed"
+    INSIGHT_RESTORED = "insight_restored", "Insight restored"
+    LOCAL_DATA_IMPORTED = "local_data_imported", "Browser data imported"
+    ACCOUNT_DELETED = "account_deleted", "Account deleted"
 
 
 class AppendOnlyError(Exception):
@@ -387,3 +397,76 @@ class ApiUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.day} {self.category}: {self.count}"
+
+
+class HealthSample(models.Model):
+    """One reading of the deployment's health, recorded by the `record-health` schedule.
+
+    The columns are what the admin charts (24 hours of them); `checks` keeps the whole report.
+    """
+
+    recorded_at = models.DateTimeField(db_index=True)
+    healthy = models.BooleanField()
+    database_latency_ms = models.FloatField(null=True, blank=True)
+    worker_age_seconds = models.FloatField(null=True, blank=True)
+    scheduler_age_seconds = models.FloatField(null=True, blank=True)
+    queue_depth = models.PositiveIntegerField(null=True, blank=True)
+    failed_jobs_last_hour = models.PositiveIntegerField(default=0)
+    failed_runs_last_hour = models.PositiveIntegerField(default=0)
+    open_circuits = models.PositiveIntegerField(default=0)
+    checks = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-recorded_at"]
+        get_latest_by = "recorded_at"
+
+    def __str__(self) -> str:
+        return f"{'healthy' if self.healthy else 'unhealthy'} at {self.recorded_at:%Y-%m-%d %H:%M}"
+
+
+class StaffAlertKind(models.TextChoices):
+    AUDIT_CHAIN_BROKEN = "audit_chain_broken", "Activity log chain broken"
+    UNHEALTHY = "unhealthy", "Deployment unhealthy"
+
+
+class StaffAlert(TimeStampedModel):
+    """Something staff must look at; open until a staff member resolves it.
+
+    At most one open alert per kind: a check that keeps failing updates the open alert (its
+    `occurrences` and `last_seen_at`) rather than piling up copies.
+    """
+
+    kind = models.CharField(max_length=32, choices=StaffAlertKind.choices)
+    title = models.CharField(max_length=200)
+    details = models.TextField(blank=True)
+    occurrences = models.PositiveIntegerField(default=1)
+    last_seen_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="audit_staffalert_one_open_per_kind",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=StaffAlertKind.values),
+                name="audit_staffalert_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

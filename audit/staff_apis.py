@@ -4,14 +4,13 @@ Staff see every user's rows here by design (SPEC §2); everyone else gets 401 or
 ownership walker checks that for each route.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from auditlog.models import LogEntry
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.permissions import IsAdminUser
@@ -19,8 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit.health import health_report
-from audit.models import BackgroundJob, ExecutionStatus, Heartbeat, JobStatus, SchedulerExecution
+from audit.health import health_details
+from audit.models import BackgroundJob
 from audit.serializers import JobFilterSerializer, JobSerializer
 from audit.services.config import config_list, config_update, config_version
 from trading_lab.api.mixins import NoStoreMixin
@@ -169,52 +168,6 @@ class StaffJobListApi(NoStoreMixin, generics.ListAPIView):
                 by_user |= Q(user_id=int(who))
             jobs = jobs.filter(by_user)
         return jobs.order_by("-created_at", "-pk")
-
-
-def health_details(*, now: datetime | None = None) -> dict[str, Any]:
-    """The public checks plus what staff need to act: each process, failures, providers."""
-    now = now or timezone.now()
-    hour_ago = now - timedelta(hours=1)
-    report = health_report().as_dict()
-    report["processes"] = [
-        {
-            "kind": beat.kind,
-            "instance": beat.instance,
-            "heartbeat_age_seconds": round(max((now - beat.beat_at).total_seconds(), 0.0), 1),
-        }
-        for beat in Heartbeat.objects.order_by("kind", "instance")
-    ]
-    report["jobs"] = {
-        "running": BackgroundJob.objects.filter(status=JobStatus.RUNNING).count(),
-        "queued": BackgroundJob.objects.filter(status=JobStatus.QUEUED).count(),
-        "failed_last_hour": BackgroundJob.objects.filter(
-            status=JobStatus.FAILED, finished_at__gte=hour_ago
-        ).count(),
-        "scheduled_runs_failed_last_hour": SchedulerExecution.objects.filter(
-            status=ExecutionStatus.FAILED, finished_at__gte=hour_ago
-        ).count(),
-    }
-    report["providers"] = _providers()
-    return report
-
-
-def _providers() -> list[dict[str, Any]]:
-    # The portfolio app owns market-data providers; the audit app reads their state if present.
-    try:
-        provider_state = apps.get_model("portfolio", "ProviderState")
-    except LookupError:
-        return []
-    return [
-        {
-            "provider": state.provider,
-            "circuit": state.circuit,
-            "consecutive_failures": state.consecutive_failures,
-            "calls_in_window": state.calls_in_window,
-            "opened_at": state.opened_at,
-            "last_error": state.last_error,
-        }
-        for state in provider_state.objects.order_by("provider")
-    ]
 
 
 @extend_schema(

@@ -10,10 +10,11 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_tasks import task
 
-from audit.models import HeartbeatKind
+from audit.models import HeartbeatKind, StaffAlertKind
 from audit.services.activity import activity_chain_verify
 from audit.services.backups import backup_create
 from audit.services.config import config_get
+from audit.services.monitoring import health_sample_record, staff_alert_raise
 from audit.services.retention import activity_prune
 from audit.services.scheduler import (
     heartbeat_record,
@@ -45,9 +46,16 @@ def verify_audit() -> int:
     report = activity_chain_verify()
     if not report.intact:
         problems = "\n".join(problem.message for problem in report.problems)
-        raise AuditChainBrokenError(
-            f"The activity log chain is broken ({len(report.problems)} problems):\n{problems}"
+        count = len(report.problems)
+        summary = f"The activity log chain is broken ({count} problem{'s' if count != 1 else ''})"
+        # Staff hear of it at once (an open alert in the admin, an email to ADMINS); the run
+        # still fails, so the scheduler's log shows it too.
+        staff_alert_raise(
+            kind=StaffAlertKind.AUDIT_CHAIN_BROKEN,
+            title=summary,
+            details=problems,
         )
+        raise AuditChainBrokenError(f"{summary}:\n{problems}")
     return report.rows
 
 
@@ -88,3 +96,10 @@ def prune_history() -> str:
 def backup_database() -> str:
     """Write the daily database backup and rotate old ones."""
     return str(backup_create())
+
+
+@task
+def record_health() -> dict[str, object]:
+    """Store a health sample (the admin's 24-hour chart); alert staff while unhealthy."""
+    sample = health_sample_record()
+    return {"healthy": sample.healthy, "sample_id": sample.pk}

@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.views.generic import TemplateView
 
 from accounts.views import PageMixin
+from audit.user_history import object_history
 from bots.bot_forms import CONFIG_FIELDS, BotForm
 from bots.bot_selectors import (
     bot_chart_run,
@@ -173,6 +174,9 @@ class BotDetailView(OwnBotMixin, TemplateView):
             can_pause=bot.status == BotStatus.RUNNING,
             can_resume=bot.status == BotStatus.PAUSED,
             can_stop=bot.status != BotStatus.STOPPED,
+            history=object_history(
+                user=self.request.user, instance=bot, page=self.request.GET.get("history_page")
+            ),
         )
         return context
 

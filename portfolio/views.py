@@ -20,6 +20,7 @@ from django.views.generic import ListView, TemplateView
 
 from accounts.forms import add_service_errors
 from accounts.views import PageMixin
+from audit.user_history import object_history
 from portfolio.forms import (
     ImportConfirmForm,
     ImportUploadForm,
@@ -199,6 +200,9 @@ class PortfolioDetailView(PortfolioPageMixin, TemplateView):
                 "values": [str(s["value"]) for s in allocation],
             },
             recent_transactions=transaction_list(user=user, portfolio=portfolio)[:10],
+            history=object_history(
+                user=user, instance=portfolio, page=self.request.GET.get("history_page")
+            ),
         )
         return context
 
@@ -367,6 +371,11 @@ class TransactionEditView(TransactionFormMixin, TransactionPageMixin, TemplateVi
         context = super().get_context_data(**kwargs)
         context.setdefault(
             "form", TransactionForm(initial=TransactionForm.initial_from(self.transaction))
+        )
+        context["history"] = object_history(
+            user=self.request.user,
+            instance=self.transaction,
+            page=self.request.GET.get("history_page"),
         )
         return context
 

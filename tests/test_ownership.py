@@ -54,7 +54,9 @@ from rest_framework.response import Response
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from accounts.models import PersonalApiToken, Preferences, Profile, User
+from accounts.data_rights import EXPORT_JOB_TYPE, export_document
+from accounts.insights import insights_dismiss
+from accounts.models import Broker, PersonalApiToken, Preferences, Profile, User
 from accounts.services import token_create, token_revoke
 from audit.models import ActivityAction, ActivityLog, BackgroundJob
 from audit.services import activity_record
@@ -88,7 +90,12 @@ from portfolio.services import (
 from tests.bots import backtest_owned, owned_bots
 from tests.bots import owned as bots_owned
 from tests.bots.owned import BOTS_FACTORIES
-from tests.factories import BrokerCredentialFactory, BrokerSessionFactory, UserFactory
+from tests.factories import (
+    PASSWORD,
+    BrokerCredentialFactory,
+    BrokerSessionFactory,
+    UserFactory,
+)
 from trading_lab.api.fields import OwnedPrimaryKeyRelatedField
 from trading_lab.models import OwnedModel, OwnedQuerySet
 
@@ -142,8 +149,41 @@ def _job(user: User, seed: Seed) -> BackgroundJob:
     return job
 
 
+# Every user dismisses this insight too: another user's dismiss and undismiss of the same id
+# must leave this user's row alone.
+SHARED_INSIGHT = "walk-shared-insight"
+
+
+def _dismissed_insight(user: User, seed: Seed) -> Model:
+    _, row = insights_dismiss(
+        user=user, insight_ids=[SHARED_INSIGHT, seed.mark(f"insight-{next(_serial)}")]
+    )
+    return row
+
+
+def _export_job(user: User, seed: Seed) -> BackgroundJob:
+    """A finished account export: its document holds the user's marks."""
+    job = job_create(user=user, job_type=EXPORT_JOB_TYPE)
+    BackgroundJob.objects.filter(pk=job.pk).update(
+        status="succeeded", result=export_document(user=user)
+    )
+    job.refresh_from_db()
+    return job
+
+
 def _broker_credential(user: User, seed: Seed) -> Model:
     return BrokerCredentialFactory(user=user, label=f"{seed.mark('broker')}-{next(_serial)}")
+
+
+def _paper_credential(user: User, seed: Seed) -> Model:
+    """A paper credential (no keys): connecting it succeeds, so it can serve a connect."""
+    return BrokerCredentialFactory(
+        user=user,
+        broker=Broker.PAPER,
+        label=f"{seed.mark('paper')}-{next(_serial)}",
+        api_key=None,
+        api_secret=None,
+    )
 
 
 def _broker_session(user: User, seed: Seed) -> Model:
@@ -290,6 +330,7 @@ OWNED_FACTORIES: dict[str, Callable[[User, Seed], Model]] = {
     "accounts.PersonalApiToken": _token,
     "accounts.BrokerCredential": _broker_credential,
     "accounts.BrokerSession": _broker_session,
+    "accounts.DismissedInsight": _dismissed_insight,
     # Before the seeded activity row: their services log activity too, and the dashboard shows
     # only the ten most recent rows, which must include the seeded one.
     "portfolio.WatchlistItem": _watchlist_item,
@@ -497,10 +538,16 @@ class ScopedRoute:
     shows: Callable[[World], list[str]] = lambda world: []
     # A body the route accepts for the caller's own data, so writes really happen.
     body: Callable[[World], dict[str, Any]] = _no_body
+    # The URL's kwargs, when it has some that name no row (an insight id).
+    url_kwargs: Callable[[World], dict[str, Any]] = _no_body
 
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def _paper_body(world: World) -> dict[str, Any]:
+    return {"broker": "paper", "label": f"{world.seed.mark('new-broker')}-{next(_serial)}"}
 
 
 def _profile_body(world: World) -> dict[str, Any]:
@@ -637,6 +684,52 @@ REGISTRY: dict[str, ObjectRoute | ScopedRoute] = {
     "api-token-revoke": ObjectRoute(
         make=_token, methods=frozenset({"POST"}), url_kwargs=lambda t: {"id": t.pk}
     ),
+    # ---- Insights, the localStorage import and data rights (accounts.insights_apis,
+    # accounts.data_rights_apis)
+    "api-insights-dismissed": ScopedRoute(
+        methods=frozenset({"GET"}),
+        shows=lambda w: [w.rows["accounts.DismissedInsight"].insight_id],
+    ),
+    "api-insight-dismiss": ScopedRoute(
+        methods=frozenset({"POST", "DELETE"}),
+        url_kwargs=lambda w: {"insight_id": SHARED_INSIGHT},
+    ),
+    "api-preferences-import-local": ScopedRoute(
+        methods=frozenset({"POST"}),
+        body=lambda w: {
+            "arise_risk": '"aggressive"',
+            "arise_watchlist": f'["IMP{next(_serial)}"]',
+            "arise_dismissed_insights_v1": f'["walk-import-{next(_serial)}"]',
+        },
+    ),
+    "api-me-export": ScopedRoute(
+        methods=frozenset({"GET"}),
+        shows=lambda w: [
+            w.seed.mark("profile"),
+            w.seed.mark("transaction"),
+            w.seed.mark("activity"),
+            w.rows["accounts.BrokerCredential"].label,
+        ],
+    ),
+    # The caller deletes their own account (the last method sent): the other's stays.
+    "api-me": ScopedRoute(methods=frozenset({"DELETE"}), body=lambda w: {"password": PASSWORD}),
+    "api-broker-credentials": ScopedRoute(
+        methods=frozenset({"GET", "POST"}),
+        shows=lambda w: [w.rows["accounts.BrokerCredential"].label],
+        body=_paper_body,
+    ),
+    "api-broker-credential-detail": ObjectRoute(
+        make=_broker_credential,
+        methods=frozenset({"GET", "PUT", "PATCH", "DELETE"}),
+        url_kwargs=_by_id,
+        body=lambda c: {"label": f"{c.label}-renamed"},
+    ),
+    "api-broker-credential-connect": ObjectRoute(
+        make=_paper_credential, methods=frozenset({"POST"}), url_kwargs=_by_id
+    ),
+    "api-broker-credential-disconnect": ObjectRoute(
+        make=_broker_credential, methods=frozenset({"POST"}), url_kwargs=_by_id
+    ),
     "api-activity": ScopedRoute(
         methods=frozenset({"GET"}), shows=lambda w: [w.seed.mark("activity")]
     ),
@@ -663,6 +756,12 @@ REGISTRY: dict[str, ObjectRoute | ScopedRoute] = {
     ),
     "api-portfolio-series": ObjectRoute(
         make=_traded_portfolio, methods=frozenset({"GET"}), url_kwargs=_by_id
+    ),
+    "api-portfolio-history": ObjectRoute(
+        make=_traded_portfolio, methods=frozenset({"GET"}), url_kwargs=_by_id
+    ),
+    "api-transaction-history": ObjectRoute(
+        make=_transaction, methods=frozenset({"GET"}), url_kwargs=_by_id
     ),
     "api-transactions": ScopedRoute(
         methods=frozenset({"GET", "POST"}),
@@ -749,6 +848,22 @@ REGISTRY: dict[str, ObjectRoute | ScopedRoute] = {
         shows=lambda w: [w.seed.mark("profile")],
         body=_profile_form,
     ),
+    "profile_brokers": ScopedRoute(
+        methods=frozenset({"GET", "POST", "PUT"}),
+        shows=lambda w: [w.rows["accounts.BrokerCredential"].label],
+        body=_paper_body,
+    ),
+    "profile_broker_edit": ObjectRoute(
+        make=_broker_credential,
+        methods=frozenset({"GET", "POST"}),
+        body=lambda c: {"label": f"{c.label}-renamed"},
+    ),
+    # Without a `credential` parameter it names no row (a redirect with a message); another
+    # user's id there is 404 (tests/accounts/test_broker_kite.py).
+    "profile_broker_callback": ScopedRoute(methods=frozenset({"GET"})),
+    "profile_broker_connect": ObjectRoute(make=_paper_credential, methods=frozenset({"POST"})),
+    "profile_broker_disconnect": ObjectRoute(make=_broker_credential, methods=frozenset({"POST"})),
+    "profile_broker_delete": ObjectRoute(make=_broker_credential, methods=frozenset({"POST"})),
     "profile_preferences": ScopedRoute(
         methods=frozenset({"GET", "POST", "PUT"}),
         shows=lambda w: [_shown_date(w)],
@@ -772,6 +887,15 @@ REGISTRY: dict[str, ObjectRoute | ScopedRoute] = {
     ),
     "profile_token_revoke": ObjectRoute(make=_token, methods=frozenset({"POST"})),
     "profile_session_end": ObjectRoute(make=_user_session, methods=frozenset({"POST"})),
+    "profile_export": ScopedRoute(
+        methods=frozenset({"GET"}),
+        shows=lambda w: [w.seed.mark("profile"), w.seed.mark("transaction")],
+    ),
+    "profile_export_download": ObjectRoute(make=_export_job, methods=frozenset({"GET"})),
+    # A POST without a recent re-authentication is sent to confirm the password first.
+    "profile_delete": ScopedRoute(
+        methods=frozenset({"GET", "POST"}), body=lambda w: {"confirm": w.user.email}
+    ),
     # ---- Portfolio pages
     "portfolio_list": ScopedRoute(
         methods=frozenset({"GET", "POST"}),
@@ -959,6 +1083,9 @@ REGISTRY: dict[str, ObjectRoute | ScopedRoute] = {
     "api-bot-stop": ObjectRoute(
         make=owned_bots.running_bot, methods=frozenset({"POST"}), url_kwargs=_by_id
     ),
+    "api-bot-history": ObjectRoute(
+        make=owned_bots.running_bot, methods=frozenset({"GET"}), url_kwargs=_by_id
+    ),
     **{
         f"api-bot-{rows}": ObjectRoute(
             make=owned_bots.bot, methods=frozenset({"GET"}), url_kwargs=_by_id
@@ -1065,7 +1192,7 @@ def _sign_in_path() -> str:
 def test_anonymous_callers_get_401_or_the_sign_in_page_on_every_method(key, a):
     route, entry = ROUTES[key], REGISTRY[key]
     target = entry.make(a.user, a.seed) if isinstance(entry, ObjectRoute) else None
-    kwargs = entry.url_kwargs(target) if target is not None else {}
+    kwargs = entry.url_kwargs(target) if target is not None else entry.url_kwargs(a)
     before = snapshot(a.user)
 
     for method in METHODS:
@@ -1124,12 +1251,12 @@ def test_a_scoped_route_never_shows_or_changes_another_users_rows(key, a, b):
     # Positive control, before anything is written: each user does see their own rows here.
     if "GET" in entry.methods:
         for world in (a, b):
-            page = text_of(send(world.client, route, "GET", {}, {}))
+            page = text_of(send(world.client, route, "GET", entry.url_kwargs(world), {}))
             assert [text for text in entry.shows(world) if text not in page] == [], world.label
     before = snapshot(a.user)
 
     for method in METHODS:
-        response = send(b.client, route, method, {}, entry.body(b))
+        response = send(b.client, route, method, entry.url_kwargs(b), entry.body(b))
 
         if method in entry.methods:
             assert response.status_code < HTTPStatus.BAD_REQUEST, describe(route, method, response)

@@ -47,7 +47,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "trading_lab.admin_site.AdminConfig",  # django.contrib.admin with the operations page
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -146,6 +146,9 @@ SESSION_COOKIE_SAMESITE = "Lax"
 
 # django-allauth: email is the login; social providers only when configured.
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+# Our subclasses record a refused attempt in the activity log (accounts/forms.py).
+ACCOUNT_FORMS = {"change_password": "accounts.forms.ChangePasswordForm"}
+MFA_FORMS = {"activate_totp": "accounts.forms.ActivateTOTPForm"}
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
@@ -271,6 +274,7 @@ SPECTACULAR_SETTINGS = {
         "BotTickStatusEnum": "bots.models.TickStatus",
         # Orders have a `type` too: the transaction's gets its own name.
         "TransactionTypeEnum": "portfolio.models.TransactionType",
+        "CredentialStatusEnum": "accounts.models.CredentialStatus",
     },
     # Swagger UI must not send the schema to swagger.io's online validator.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},

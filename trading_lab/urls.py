@@ -7,9 +7,6 @@ from drf_spectacular.views import SpectacularAPIView
 
 from trading_lab.api.views import ApiDocsView
 
-admin.site.site_header = "Trading Lab administration"
-admin.site.site_title = "Trading Lab admin"
-admin.site.index_title = "Operations"
 # The admin signs in through allauth's door: the same rate limits, MFA and activity log.
 admin.autodiscover()
 admin.site.login = secure_admin_login(admin.site.login)

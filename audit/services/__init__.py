@@ -5,6 +5,7 @@ from audit.services.activity import (
     ChainReport,
     activity_chain_verify,
     activity_record,
+    activity_records_failure,
     activity_row_hash,
 )
 from audit.services.jobs import (
@@ -37,6 +38,7 @@ __all__ = [
     "JobRun",
     "activity_chain_verify",
     "activity_record",
+    "activity_records_failure",
     "activity_row_hash",
     "heartbeat_record",
     "job_cancel",

@@ -1,11 +1,13 @@
 """The activity log: a SHA-256 chained append and its verification."""
 
+import functools
 import hashlib
 import ipaddress
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -14,7 +16,10 @@ from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
 from audit.models import GENESIS_HASH, ActivityChainHead, ActivityLog, ActivityStatus
+from trading_lab.exceptions import ApplicationError
 from trading_lab.net import client_ip, user_agent
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 HASHED_FIELDS = (
     "seq",
@@ -223,3 +228,52 @@ def _end_problems(head: ActivityChainHead, end_seq: int, end_hash: str) -> list[
             if seq > current_end
         ]
     return problems
+
+
+# The rows a refused action needs to name its owner: the first of these arguments that has one.
+_OWNER_ARGUMENTS = ("bot", "backtest", "account", "order", "portfolio")
+
+
+def _acting_user(kwargs: dict[str, Any]) -> Any:
+    # Whoever tried: the request's user (the owner, or staff acting in the admin), else the
+    # service's `user=`, else the owner of the row it was asked to act on (a background task).
+    candidates = [getattr(kwargs.get("request"), "user", None), kwargs.get("user")]
+    candidates += [getattr(kwargs.get(name), "user", None) for name in _OWNER_ARGUMENTS]
+    for candidate in candidates:
+        if getattr(candidate, "is_authenticated", False):
+            return candidate
+    return None
+
+
+def activity_records_failure(action: str, what: str) -> Callable[[F], F]:
+    """Record a `failure` row of `action` when the decorated service refuses (ApplicationError).
+
+    Success rows stay with the service, inside its transaction, where it knows the details. A
+    refusal rolls that transaction back, so its row is written here, after the rollback and in
+    its own transaction: the user's activity tab shows what they tried and why it failed. The
+    service takes keyword arguments only; the row goes to the request's user, else `user=`,
+    else the owner of `bot=`, `backtest=`, `account=`, `order=` or `portfolio=`. The details
+    hold the refusal's messages, which never carry secrets (services word them).
+    """
+
+    def decorator(service: F) -> F:
+        @functools.wraps(service)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return service(*args, **kwargs)
+            except ApplicationError as exc:
+                user = _acting_user(kwargs)
+                if user is not None:
+                    activity_record(
+                        user=user,
+                        action=action,
+                        status=ActivityStatus.FAILURE,
+                        description=f"{what} failed: {exc.message}",
+                        details={"errors": exc.extra} if exc.extra else {},
+                        request=kwargs.get("request"),
+                    )
+                raise
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

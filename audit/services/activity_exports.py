@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from audit.models import ActivityAction
 from audit.selectors import activity_list
-from audit.services.activity import activity_record
+from audit.services.activity import activity_record, activity_records_failure
 from trading_lab.exports import ExportFile, ExportFormat, export_file
 
 ACTIVITY_FIELDS = (
@@ -21,6 +21,7 @@ ACTIVITY_FIELDS = (
 )
 
 
+@activity_records_failure(ActivityAction.EXPORT, "The activity export")
 def activity_export(
     *, user: Any, filters: dict[str, Any], tz, request: HttpRequest | None = None
 ) -> ExportFile:

@@ -15,6 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_tasks.base import Task
 
 from audit.models import ActivityAction, BackgroundJob, JobStatus
@@ -161,6 +162,48 @@ def job_cancel(
                 request=request,
             )
     return job
+
+
+# Job types staff may retry, and the task that runs each. A retry is a new job with the same
+# owner and parameters: safe for these because each is all-or-nothing (an import that failed
+# wrote nothing; its external ids make a second success impossible) or idempotent (a refresh
+# upserts bars). Backtests are not here: their row belongs to one job; re-run them from a copy.
+RETRYABLE_JOB_TASKS: dict[str, str] = {
+    "import": "portfolio.services.imports.transactions_import_task",
+    "refresh_prices": "portfolio.tasks.refresh_prices",
+}
+
+
+def job_is_retryable(job: BackgroundJob) -> bool:
+    return job.job_type in RETRYABLE_JOB_TASKS and job.status in (
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+    )
+
+
+def job_retry(
+    *, job: BackgroundJob, user: Any = None, request: HttpRequest | None = None
+) -> BackgroundJob:
+    """Queue a new job with the same type, owner and parameters as a failed or cancelled one."""
+    if job.job_type not in RETRYABLE_JOB_TASKS:
+        raise ApplicationError(f"Jobs of type {job.job_type} cannot be retried from here.")
+    if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        raise ApplicationError(
+            f"Only a failed or cancelled job can be retried; this one is {job.status}."
+        )
+    task = import_string(RETRYABLE_JOB_TASKS[job.job_type])
+    with transaction.atomic():
+        again = job_create(user=job.user, job_type=job.job_type, params=job.params)
+        job_enqueue(job=again, task=task)
+        if getattr(user, "is_authenticated", False):
+            activity_record(
+                user=user,
+                action=ActivityAction.JOB_RETRIED,
+                description=f"Retried job {job.job_type} #{job.pk} as #{again.pk}.",
+                details={"job_id": job.pk, "job_type": job.job_type, "new_job_id": again.pk},
+                request=request,
+            )
+    return again
 
 
 def _failure_text(exc: BaseException) -> tuple[str, str]:

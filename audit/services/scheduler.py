@@ -63,10 +63,16 @@ DEFAULT_SCHEDULES = (
         description="Writes the worker heartbeat, proving a worker consumes the queue.",
     ),
     DefaultSchedule(
+        name="record-health",
+        task="audit.tasks.record_health",
+        interval_seconds=5 * 60,
+        description="Records a health sample for the admin's chart; alerts staff while unhealthy.",
+    ),
+    DefaultSchedule(
         name="verify-audit",
         task="audit.tasks.verify_audit",
         interval_seconds=24 * 60 * 60,
-        description="Verifies the activity log's hash chain; fails listing any problem.",
+        description="Verifies the activity log's chain; alerts staff and fails on any problem.",
     ),
     DefaultSchedule(
         name="prune-task-results",
@@ -103,6 +109,13 @@ DEFAULT_SCHEDULES = (
         task="portfolio.tasks.propose_dividends",
         interval_seconds=24 * 60 * 60,
         description="Proposes pending dividends from price-bar dividend data (idempotent).",
+    ),
+    DefaultSchedule(
+        name="expire-broker-sessions",
+        task="accounts.tasks.expire_broker_sessions",
+        interval_seconds=5 * 60,
+        description="Deactivates broker sessions past their expiry (Kite: 06:00 IST) and marks "
+        "their credentials expired.",
     ),
 )
 

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.models import ActivityAction
-from audit.services import activity_record
+from audit.services import activity_record, activity_records_failure
 from bots.models import Backtest, BacktestStatus
 from trading_lab.exceptions import ApplicationError
 from trading_lab.exports import ExportFile, export_file, export_format_check
@@ -87,6 +87,7 @@ def _check(backtest: Backtest, fmt: str) -> None:
         )
 
 
+@activity_records_failure(ActivityAction.EXPORT, "The backtest export")
 def backtest_export(
     *, backtest: Backtest, fmt: str, request: HttpRequest | None = None
 ) -> ExportFile:

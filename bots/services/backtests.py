@@ -25,7 +25,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from audit.models import ActivityAction, BackgroundJob, JobStatus
-from audit.services import activity_record
+from audit.services import activity_record, activity_records_failure
 from audit.services.jobs import JobCancelled, JobRun, job_cancel, job_create, job_enqueue, job_task
 from bots.engine import (
     BarColumns,
@@ -130,6 +130,7 @@ def _no_bars_message(instrument: Instrument, start: date, end: date) -> str:
     return f"{text}; its prices run from {span['first']} to {span['last']}."
 
 
+@activity_records_failure(ActivityAction.BACKTEST_CREATED, "Starting the backtest")
 def backtest_create(
     *,
     user: Any,

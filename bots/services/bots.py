@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.models import ActivityAction
-from audit.services import activity_record
+from audit.services import activity_record, activity_records_failure
 from bots.app_settings import app_settings
 from bots.engine import (
     DcaConfig,
@@ -370,6 +370,7 @@ def _refuse(bot: Bot, action: str, allowed: tuple[str, ...]) -> None:
         )
 
 
+@activity_records_failure(ActivityAction.BOT_STARTED, "Starting the bot")
 def bot_start(
     *, bot: Bot, request: HttpRequest | None = None, now: datetime | None = None
 ) -> BotRun:
@@ -407,6 +408,7 @@ def _set_status(bot: Bot, run: BotRun | None, status: str, next_run_at: datetime
         run.save(update_fields=["status", "updated_at"])
 
 
+@activity_records_failure(ActivityAction.BOT_PAUSED, "Pausing the bot")
 def bot_pause(*, bot: Bot, request: HttpRequest | None = None) -> Bot:
     """Stop scheduling a running bot's ticks; its open deal stays open."""
     with transaction.atomic():
@@ -423,6 +425,7 @@ def bot_pause(*, bot: Bot, request: HttpRequest | None = None) -> Bot:
     return bot
 
 
+@activity_records_failure(ActivityAction.BOT_RESUMED, "Resuming the bot")
 def bot_resume(*, bot: Bot, request: HttpRequest | None = None, now: datetime | None = None) -> Bot:
     """Schedule a paused bot again; its next tick is due at once."""
     with transaction.atomic():
@@ -439,6 +442,7 @@ def bot_resume(*, bot: Bot, request: HttpRequest | None = None, now: datetime | 
     return bot
 
 
+@activity_records_failure(ActivityAction.BOT_STOPPED, "Stopping the bot")
 def bot_stop(
     *, bot: Bot, request: HttpRequest | None = None, now: datetime | None = None
 ) -> BotRun | None:

@@ -29,7 +29,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.models import ActivityAction
-from audit.services import activity_record
+from audit.services import activity_record, activity_records_failure
 from bots.app_settings import app_settings
 from bots.engine import (
     EngineValidationError,
@@ -242,7 +242,8 @@ def _engine_errors(exc: EngineValidationError) -> ApplicationError:
 
 
 def _costs() -> ExecutionCosts:
-    return ExecutionCosts(fee_rate=app_settings.fee_rate, slippage_bps=app_settings.slippage_bps)
+    fee_rate, slippage_bps = app_settings.trading_costs()
+    return ExecutionCosts(fee_rate=fee_rate, slippage_bps=slippage_bps)
 
 
 def _apply_fill(order: Order, result: PaperResult, now) -> None:
@@ -264,6 +265,7 @@ def _limit_of(order: Order) -> LimitOrder:
     )
 
 
+@activity_records_failure(ActivityAction.ORDER_PLACED, "Placing the order")
 def order_place(
     *,
     user,
@@ -367,6 +369,7 @@ def _place_on_book(order: Order, costs: ExecutionCosts) -> None:
     book_save(locked=locked, book=result.book)
 
 
+@activity_records_failure(ActivityAction.ORDER_CANCELLED, "Cancelling the order")
 def order_cancel(*, order: Order, request: HttpRequest | None = None) -> Order:
     """Cancel an open order and release what it locked; anything else is refused."""
     with db_transaction.atomic():

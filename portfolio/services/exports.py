@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from audit.models import ActivityAction
-from audit.services.activity import activity_record
+from audit.services.activity import activity_record, activity_records_failure
 from portfolio.engine import Performance
 from portfolio.models import Portfolio
 from portfolio.selectors import holding_list, portfolio_performance, transaction_list
@@ -126,6 +126,7 @@ def _record(
     )
 
 
+@activity_records_failure(ActivityAction.EXPORT, "The transactions export")
 def transactions_export(
     *,
     user: Any,
@@ -177,6 +178,7 @@ def transactions_export(
     return export
 
 
+@activity_records_failure(ActivityAction.EXPORT, "The holdings export")
 def holdings_export(
     *, user: Any, fmt: str, portfolio: Portfolio, request: HttpRequest | None = None
 ) -> ExportFile:
@@ -224,6 +226,7 @@ def _performance_rows(performance: Performance) -> tuple[dict[str, Any], list[di
     return summary, positions
 
 
+@activity_records_failure(ActivityAction.EXPORT, "The performance export")
 def performance_export(
     *,
     user: Any,

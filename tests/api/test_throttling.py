@@ -3,10 +3,12 @@
 from http import HTTPStatus
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from audit.models import ApiUsage
+from audit.models import ApiUsage, SystemConfigEntry
 from audit.services.config import config_update
 from portfolio.services import portfolio_create
 from tests.bots.paper_helpers import funded_account, priced_instrument
@@ -174,3 +176,18 @@ def test_order_placement_has_its_own_rate(session_client, user, limits):
     assert first.status_code == HTTPStatus.CREATED
     assert second.status_code == HTTPStatus.TOO_MANY_REQUESTS
     assert listing.status_code == HTTPStatus.OK
+
+
+def test_both_rates_of_a_request_are_read_in_one_query_and_a_change_applies_at_once(
+    session_client, limits
+):
+    config_table = SystemConfigEntry._meta.db_table
+    with CaptureQueriesContext(connection) as queries:
+        assert session_client.get("/api/v1/profile").status_code == HTTPStatus.OK
+    # Counted now: the next request's request_started signal empties the query log.
+    config_reads = len([q for q in queries if config_table in q["sql"]])
+    limits(reads__address=1)
+    refused = session_client.get("/api/v1/profile")
+
+    assert config_reads == 1
+    assert refused.status_code == HTTPStatus.TOO_MANY_REQUESTS

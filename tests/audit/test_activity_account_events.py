@@ -138,6 +138,43 @@ def test_password_change_records_the_user(web, user):
     assert NEW_PASSWORD not in _row_text(row)
 
 
+def test_a_wrong_current_password_records_a_failed_change_and_changes_nothing(web, user):
+    _sign_in(web, user.email)
+
+    response = web.post(
+        reverse("account_change_password"),
+        {"oldpassword": "not-my-password-1", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+
+    assert response.status_code == HTTPStatus.OK  # the form again, with the error
+    (row,) = _rows(ActivityAction.PASSWORD_CHANGE)
+    assert (row.user, row.status) == (user, ActivityStatus.FAILURE)
+    assert row.description.startswith("Password change failed: ")
+    _assert_from_browser(row)
+    assert "not-my-password-1" not in _row_text(row)
+    assert NEW_PASSWORD not in _row_text(row)
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+
+
+def test_a_wrong_code_at_totp_activation_records_a_failed_mfa_change(web, user):
+    _sign_in(web, user.email)
+    web.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    web.get(reverse("mfa_activate_totp"))
+    secret = web.session[SECRET_SESSION_KEY]
+    wrong = str((int(current_code(secret)) + 1) % 1_000_000).zfill(6)
+
+    response = web.post(reverse("mfa_activate_totp"), {"code": wrong})
+
+    assert response.status_code == HTTPStatus.OK
+    (row,) = _rows(ActivityAction.MFA_CHANGE)
+    assert (row.user, row.status) == (user, ActivityStatus.FAILURE)
+    assert row.details == {"authenticator": "totp"}
+    _assert_from_browser(row)
+    assert secret not in _row_text(row)
+    assert not Authenticator.objects.filter(user=user).exists()
+
+
 def test_password_set_records_the_user(web):
     user = UserFactory(password=None)
     user.set_unusable_password()

@@ -65,10 +65,12 @@ def sign_in(page: Page, base_url: str, email: str) -> None:
 PAGES = [
     ("dashboard", "/"),
     ("profile-account", "/profile/"),
+    ("profile-brokers", "/profile/brokers"),
     ("profile-preferences", "/profile/preferences"),
     ("profile-security", "/profile/security"),
     ("profile-activity", "/profile/activity"),
     ("profile-activity-filtered", "/profile/activity?status=failure"),
+    ("profile-delete", "/profile/delete"),
     ("email", "/accounts/email/"),
     ("password-change", "/accounts/password/change/"),
     ("mfa-index", "/accounts/2fa/"),

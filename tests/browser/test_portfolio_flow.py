@@ -82,6 +82,16 @@ def test_portfolio_flow_from_creation_to_export(
     )
     screenshot(page, "portfolio-detail")
 
+    page.get_by_role("link", name="Edit", exact=True).click()
+    page.get_by_label("Description").fill("Savings for later")
+    page.get_by_role("button", name="Save").click()
+    history = page.locator("#history")
+    expect(history.locator("li[data-history-action='changed']").first).to_contain_text(
+        "Description: — → Savings for later"
+    )
+    history.scroll_into_view_if_needed()
+    screenshot(page, "portfolio-history")
+
     csv = tmp_path / "broker.csv"
     csv.write_text(
         "date,type,symbol,quantity,price,fee,currency\n"

@@ -27,6 +27,7 @@ from audit.models import (
 )
 from audit.services.config import config_update
 from audit.services.jobs import job_create
+from audit.services.monitoring import health_sample_record
 from audit.tasks import worker_heartbeat
 from tests.bots.admin_rows_backtests import backtest_rows
 from tests.bots.admin_rows_bots import bot_rows
@@ -97,6 +98,7 @@ def admin_rows(staff_user) -> list[str]:
     )
     SchedulerExecution.objects.create(job=scheduled, scheduled_for=timezone.now())
     Heartbeat.objects.create(kind=HeartbeatKind.WORKER, instance="host:1", beat_at=timezone.now())
+    health_sample_record()  # unhealthy (no scheduler heartbeat): a sample and an open alert
     config_update(changes={"trading.fee_rate": "0.002"}, user=staff_user)  # and the version
     api_usage_count(user_id=trader.pk, category="reads")
     worker_heartbeat.enqueue()

@@ -14,7 +14,7 @@ from rest_framework import throttling
 from rest_framework.request import Request
 
 from audit.models import ApiCategory, ApiUsage
-from audit.services.config import config_get
+from audit.services.config import config_get_many
 from trading_lab.net import client_ip
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -45,6 +45,17 @@ def request_category(request: Request, view) -> str:
     return ApiCategory.READS if request.method in SAFE_METHODS else ApiCategory.WRITES
 
 
+def _category_limits(request: Request, category: str) -> dict[str, int]:
+    """Both rates of `category` (per user, per address), read once per request in one query."""
+    cached = getattr(request, "_category_limits", None)
+    if cached is None or cached[0] != category:
+        keys = {per: f"throttle.{category}.per_{per}_hour" for per in ("user", "address")}
+        values = config_get_many(list(keys.values()))
+        cached = (category, {per: values[key] for per, key in keys.items()})
+        request._category_limits = cached
+    return cached[1]
+
+
 class _CategoryThrottle(_TrustedAddressMixin, throttling.SimpleRateThrottle):
     """One rate per category, from the system configuration, over one hour."""
 
@@ -52,7 +63,7 @@ class _CategoryThrottle(_TrustedAddressMixin, throttling.SimpleRateThrottle):
 
     def allow_request(self, request: Request, view) -> bool:
         self.category = request_category(request, view)
-        limit = config_get(f"throttle.{self.category}.per_{self.per}_hour")
+        limit = _category_limits(request, self.category)[self.per]
         self.rate = f"{limit}/hour"
         self.num_requests, self.duration = limit, 60 * 60
         return super().allow_request(request, view)

@@ -1,0 +1,1 @@
+"""Broker credentials and sessions: adapters per broker, and the services that use them."""
