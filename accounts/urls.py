@@ -33,6 +33,7 @@ urlpatterns = [
         views.BrokerCredentialDeleteView.as_view(),
         name="profile_broker_delete",
     ),
+    path("profile/stats", views.ProfileStatsView.as_view(), name="profile_stats"),
     path("profile/preferences", views.ProfilePreferencesView.as_view(), name="profile_preferences"),
     path("profile/security", views.ProfileSecurityView.as_view(), name="profile_security"),
     path("profile/activity", views.ProfileActivityView.as_view(), name="profile_activity"),

@@ -1,6 +1,7 @@
 """Trader pages: the dashboard and the profile tabs. Thin views over the accounts services."""
 
 import zoneinfo
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
+from django.db.models import Count, F, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -29,6 +31,7 @@ from accounts.brokers.services import (
     broker_credential_delete,
     broker_credential_update,
     broker_disconnect,
+    broker_login_state,
 )
 from accounts.data_rights import EXPORT_JOB_TYPE
 from accounts.forms import (
@@ -53,13 +56,18 @@ from audit.models import ActivityAction
 from audit.selectors import activity_list, job_list
 from audit.services.activity_exports import activity_export
 from audit.user_history import object_history
+from bots.backtest_selectors import backtest_list
+from bots.bot_selectors import bot_list
+from bots.models import BotStatus, Deal, DealStatus
 from portfolio.market_selectors import alert_event_list
 from portfolio.overview import portfolio_overview
+from portfolio.selectors import portfolio_list, portfolio_performance
 from trading_lab.exceptions import ApplicationError
 
 PROFILE_TABS = (
     ("account", "profile", "Account", "person"),
     ("brokers", "profile_brokers", "Broker connections", "plug"),
+    ("stats", "profile_stats", "Trading stats", "graph-up"),
     ("preferences", "profile_preferences", "Preferences", "sliders"),
     ("security", "profile_security", "Security", "shield-lock"),
     ("activity", "profile_activity", "Activity log", "clock-history"),
@@ -419,6 +427,12 @@ class BrokerConnectView(_OwnCredentialMixin, OwnedObjectPostView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         outcome = broker_connect(credential=self.object, request=request)
         if outcome.login_url:
+            # Brokers that send the browser back without our parameters (ICICI Breeze returns
+            # only `apisession`) are matched to this connect through the session.
+            request.session[PENDING_BROKER_LOGIN] = {
+                "credential": self.object.pk,
+                "state": broker_login_state(credential=self.object),
+            }
             return HttpResponseRedirect(outcome.login_url)
         if outcome.error:
             messages.error(request, f"{outcome.credential} could not connect: {outcome.error}")
@@ -442,17 +456,27 @@ class BrokerCredentialDeleteView(_OwnCredentialMixin, OwnedObjectPostView):
         return HttpResponseRedirect(reverse("profile_brokers"))
 
 
-class BrokerCallbackView(LoginRequiredMixin, View):
-    """Where a broker that signs in on its own site (Zerodha Kite) sends the browser back.
+PENDING_BROKER_LOGIN = "broker_pending_login"
 
-    Query: `credential` and `state` (which we gave the broker as its `redirect_params`),
-    `request_token` and `status` (the broker's). Another user's credential is 404.
+
+class BrokerCallbackView(LoginRequiredMixin, View):
+    """Where a broker that signs in on its own site sends the browser back.
+
+    Zerodha Kite: `credential` and `state` (which we gave it as `redirect_params`),
+    `request_token` and `status`. ICICI Breeze: only `apisession`; the connect this browser
+    started names the credential and its signed state (the session). Another user's credential
+    is 404, and a state signed for another user or credential is refused.
     """
 
     @method_decorator(never_cache)
     def get(self, request: HttpRequest) -> HttpResponse:
         tab = reverse("profile_brokers")
-        credential_id = request.GET.get("credential", "")
+        pending = request.session.pop(PENDING_BROKER_LOGIN, None) or {}
+        breeze = "apisession" in request.GET
+        # Kite names the connection (our redirect params); Breeze does not, so the connect
+        # this browser started (kept in its session) says which one it is.
+        credential_id = str(pending.get("credential", "")) if breeze else ""
+        credential_id = request.GET.get("credential", "") or credential_id
         if not credential_id:
             messages.error(request, "The broker's answer named no connection: connect again.")
             return HttpResponseRedirect(tab)
@@ -461,7 +485,7 @@ class BrokerCallbackView(LoginRequiredMixin, View):
         credential = get_object_or_404(
             broker_credential_list(user=request.user), pk=int(credential_id)
         )
-        if request.GET.get("status") != "success":
+        if not breeze and request.GET.get("status") != "success":
             messages.error(
                 request, f"The sign-in at {credential.get_broker_display()} was cancelled."
             )
@@ -469,8 +493,8 @@ class BrokerCallbackView(LoginRequiredMixin, View):
         try:
             outcome = broker_connect_complete(
                 credential=credential,
-                state=request.GET.get("state", ""),
-                request_token=request.GET.get("request_token", ""),
+                state=pending.get("state", "") if breeze else request.GET.get("state", ""),
+                request_token=request.GET.get("apisession" if breeze else "request_token", ""),
                 request=request,
             )
         except ApplicationError as error:
@@ -481,3 +505,83 @@ class BrokerCallbackView(LoginRequiredMixin, View):
         else:
             messages.success(request, f"{credential} is connected.")
         return HttpResponseRedirect(tab)
+
+
+# ---------------------------------------------------------------------------------------------
+# Trading stats tab
+
+# `portfolio_performance` costs a fixed handful of queries per portfolio, so the tab shows at
+# most this many portfolios (and backtests, for symmetry) and links to the full lists.
+STATS_ROWS = 20
+_BACKTEST_FIGURES = ("total_return", "max_drawdown", "sharpe", "deals_closed")
+
+
+def _stored_metric(value: Any) -> Decimal | None:
+    """A backtest metric as its JSON holds it (a string or a count); None when undefined."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _bots_summary(user: Any) -> dict[str, Any]:
+    """Bot counts (two queries in all): how many, how many running, and the realized P&L of
+    closed deals per quote currency, the sum `run_realized_pnl` takes over one run."""
+    counts = bot_list(user=user).aggregate(
+        total=Count("pk"), running=Count("pk", filter=Q(status=BotStatus.RUNNING))
+    )
+    realized = (
+        Deal.objects.for_user(user)
+        .filter(status=DealStatus.CLOSED)
+        .values(currency=F("bot__account__quote_currency"))
+        .annotate(pnl=Sum("pnl"), deals=Count("pk"))
+        .order_by("currency")
+    )
+    return {**counts, "realized": list(realized)}
+
+
+class ProfileStatsView(ProfileTabMixin, TemplateView):
+    """The Trading stats tab: recent backtests with their results, each portfolio's performance
+    as the portfolio pages show it, and the bots in sum; every row links to its own page."""
+
+    template_name = "pages/profile/stats.html"
+    tab = "stats"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        today = timezone.localdate()
+        portfolios = list(portfolio_list(user=user)[: STATS_ROWS + 1])
+        portfolio_rows = []
+        for portfolio in portfolios[:STATS_ROWS]:
+            try:
+                performance = portfolio_performance(portfolio=portfolio, as_of=today)
+            except ApplicationError as error:
+                portfolio_rows.append(
+                    {"portfolio": portfolio, "performance": None, "problem": error.message}
+                )
+            else:
+                portfolio_rows.append(
+                    {"portfolio": portfolio, "performance": performance, "problem": ""}
+                )
+        backtests = list(backtest_list(user=user)[: STATS_ROWS + 1])
+        backtest_rows = [
+            {
+                "backtest": backtest,
+                "figures": {
+                    key: _stored_metric(backtest.metrics.get(key)) for key in _BACKTEST_FIGURES
+                },
+            }
+            for backtest in backtests[:STATS_ROWS]
+        ]
+        context.update(
+            portfolio_rows=portfolio_rows,
+            more_portfolios=len(portfolios) > STATS_ROWS,
+            backtest_rows=backtest_rows,
+            more_backtests=len(backtests) > STATS_ROWS,
+            stats_rows=STATS_ROWS,
+            bots=_bots_summary(user),
+        )
+        return context

@@ -864,6 +864,10 @@ REGISTRY: dict[str, ObjectRoute | ScopedRoute] = {
     "profile_broker_connect": ObjectRoute(make=_paper_credential, methods=frozenset({"POST"})),
     "profile_broker_disconnect": ObjectRoute(make=_broker_credential, methods=frozenset({"POST"})),
     "profile_broker_delete": ObjectRoute(make=_broker_credential, methods=frozenset({"POST"})),
+    "profile_stats": ScopedRoute(
+        methods=frozenset({"GET"}),
+        shows=lambda w: [w.rows["portfolio.Portfolio"].name, w.rows["bots.Backtest"].name],
+    ),
     "profile_preferences": ScopedRoute(
         methods=frozenset({"GET", "POST", "PUT"}),
         shows=lambda w: [_shown_date(w)],

@@ -64,32 +64,20 @@ class PaperAdapter(BrokerAdapter):
         return SessionResult(connected=True)
 
 
-class NotYetSupportedAdapter(BrokerAdapter):
-    """A broker whose keys can be stored but whose connection is not built yet."""
-
-    def __init__(self, broker: str, *, optional: tuple[str, ...] = ()) -> None:
-        self.broker = broker
-        self.optional_secrets = optional
-
-    def connect(self, credential: BrokerCredential, *, state: str = "") -> SessionResult:
-        raise BrokerError(
-            f"Connecting to {credential.get_broker_display()} is not available yet; "
-            "the keys are stored, encrypted, for when it is."
-        )
-
-
 @cache
 def _adapters() -> dict[str, BrokerAdapter]:
+    from accounts.brokers.breeze import BreezeAdapter
+    from accounts.brokers.ccxt_adapter import CcxtAdapter
     from accounts.brokers.kite import KiteAdapter
 
     return {
         Broker.PAPER: PaperAdapter(),
         Broker.ZERODHA_KITE: KiteAdapter(),
-        Broker.ICICI_BREEZE: NotYetSupportedAdapter(Broker.ICICI_BREEZE),
-        Broker.BINANCE: NotYetSupportedAdapter(Broker.BINANCE),
+        Broker.ICICI_BREEZE: BreezeAdapter(),
+        Broker.BINANCE: CcxtAdapter(Broker.BINANCE),
         # Coinbase Exchange keys come with a passphrase; Advanced Trade keys do not.
-        Broker.COINBASE: NotYetSupportedAdapter(Broker.COINBASE, optional=("passphrase",)),
-        Broker.KRAKEN: NotYetSupportedAdapter(Broker.KRAKEN),
+        Broker.COINBASE: CcxtAdapter(Broker.COINBASE, optional=("passphrase",)),
+        Broker.KRAKEN: CcxtAdapter(Broker.KRAKEN),
     }
 
 

@@ -7,6 +7,7 @@ import logging
 from http import HTTPStatus
 
 import pytest
+import responses
 from auditlog.models import LogEntry
 from django.contrib.sessions.models import Session
 from django.core.serializers.json import DjangoJSONEncoder
@@ -54,6 +55,7 @@ def _leaks(where: str, text: str) -> list[str]:
 
 
 @pytest.mark.django_db
+@responses.activate
 def test_secrets_never_leave_in_plaintext(caplog):
     caplog.set_level(logging.DEBUG)
     user = UserFactory()
@@ -67,7 +69,12 @@ def test_secrets_never_leave_in_plaintext(caplog):
         assert response.status_code < HTTPStatus.INTERNAL_SERVER_ERROR, where
         seen.append((where, response.content.decode(errors="replace")))
 
-    # Through the API: add, replace, connect (refused: the adapter is not built), read back.
+    # Through the API: add, replace, connect (Binance refuses the key), read back.
+    responses.get(
+        "https://api.binance.com/api/v3/account",
+        status=401,
+        json={"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
+    )
     created = api.post(
         URL,
         {"broker": "binance", "label": "api", "api_key": API_KEY, "api_secret": API_SECRET},

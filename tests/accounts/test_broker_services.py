@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+import responses
 from django.utils import timezone
 
 from accounts.brokers.adapters import BrokerAdapter, BrokerError, SessionResult, adapter_for
@@ -112,7 +113,14 @@ def test_paper_connects_with_one_active_session_and_reconnecting_keeps_one(user)
     assert ActivityLog.objects.filter(action=ActivityAction.BROKER_CONNECTED).count() == 2
 
 
+@responses.activate
 def test_a_refused_connect_keeps_the_error_and_records_the_failure(user):
+    # Binance's answer to a bad key, given by `responses`: tests never reach the network.
+    responses.get(
+        "https://api.binance.com/api/v3/account",
+        status=401,
+        json={"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
+    )
     credential = _binance(user)
 
     outcome = broker_connect(credential=credential)

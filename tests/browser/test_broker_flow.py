@@ -83,6 +83,13 @@ def test_add_keys_after_reauthenticating_connect_paper_and_see_keys_masked(
     paper_row.get_by_role("button", name="Disconnect").click()
     expect(paper_row.get_by_text("Disconnected", exact=True)).to_be_visible()
 
+    # Preferences: choose the dark theme and see the page follow it at once.
+    page.goto(live_server.url + "/profile/preferences")
+    page.get_by_label("Dark", exact=True).check()
+    page.get_by_role("button", name="Save preferences").click()
+    expect(page.locator("html")).to_have_attribute("data-bs-theme", "dark")
+    screenshot(page, "preferences-dark")
+
     phone = open_page(viewport=PHONE)
     sign_in(phone, live_server.url, trader.email)
     phone.goto(live_server.url + "/profile/brokers")

@@ -66,6 +66,7 @@ PAGES = [
     ("dashboard", "/"),
     ("profile-account", "/profile/"),
     ("profile-brokers", "/profile/brokers"),
+    ("profile-stats", "/profile/stats"),
     ("profile-preferences", "/profile/preferences"),
     ("profile-security", "/profile/security"),
     ("profile-activity", "/profile/activity"),
