@@ -11,7 +11,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -57,11 +56,10 @@ from audit.selectors import activity_list, job_list
 from audit.services.activity_exports import activity_export
 from audit.user_history import object_history
 from bots.backtest_selectors import backtest_list
-from bots.bot_selectors import bot_list
-from bots.models import BotStatus, Deal, DealStatus
+from bots.bot_selectors import bot_summary
 from portfolio.market_selectors import alert_event_list
 from portfolio.overview import portfolio_overview
-from portfolio.selectors import portfolio_list, portfolio_performance
+from portfolio.selectors import portfolio_list, portfolio_performance_rows
 from trading_lab.exceptions import ApplicationError
 
 PROFILE_TABS = (
@@ -526,22 +524,6 @@ def _stored_metric(value: Any) -> Decimal | None:
         return None
 
 
-def _bots_summary(user: Any) -> dict[str, Any]:
-    """Bot counts (two queries in all): how many, how many running, and the realized P&L of
-    closed deals per quote currency, the sum `run_realized_pnl` takes over one run."""
-    counts = bot_list(user=user).aggregate(
-        total=Count("pk"), running=Count("pk", filter=Q(status=BotStatus.RUNNING))
-    )
-    realized = (
-        Deal.objects.for_user(user)
-        .filter(status=DealStatus.CLOSED)
-        .values(currency=F("bot__account__quote_currency"))
-        .annotate(pnl=Sum("pnl"), deals=Count("pk"))
-        .order_by("currency")
-    )
-    return {**counts, "realized": list(realized)}
-
-
 class ProfileStatsView(ProfileTabMixin, TemplateView):
     """The Trading stats tab: recent backtests with their results, each portfolio's performance
     as the portfolio pages show it, and the bots in sum; every row links to its own page."""
@@ -554,18 +536,7 @@ class ProfileStatsView(ProfileTabMixin, TemplateView):
         user = self.request.user
         today = timezone.localdate()
         portfolios = list(portfolio_list(user=user)[: STATS_ROWS + 1])
-        portfolio_rows = []
-        for portfolio in portfolios[:STATS_ROWS]:
-            try:
-                performance = portfolio_performance(portfolio=portfolio, as_of=today)
-            except ApplicationError as error:
-                portfolio_rows.append(
-                    {"portfolio": portfolio, "performance": None, "problem": error.message}
-                )
-            else:
-                portfolio_rows.append(
-                    {"portfolio": portfolio, "performance": performance, "problem": ""}
-                )
+        portfolio_rows = portfolio_performance_rows(portfolios=portfolios[:STATS_ROWS], as_of=today)
         backtests = list(backtest_list(user=user)[: STATS_ROWS + 1])
         backtest_rows = [
             {
@@ -582,6 +553,6 @@ class ProfileStatsView(ProfileTabMixin, TemplateView):
             backtest_rows=backtest_rows,
             more_backtests=len(backtests) > STATS_ROWS,
             stats_rows=STATS_ROWS,
-            bots=_bots_summary(user),
+            bots=bot_summary(user=user),
         )
         return context

@@ -35,7 +35,7 @@ from audit.models import (
 from audit.services.config import config_update
 from audit.services.jobs import job_cancel, job_is_retryable, job_retry
 from audit.services.monitoring import health_chart, staff_alert_resolve
-from audit.services.scheduler import scheduled_task_resolve
+from audit.services.scheduler import scheduled_job_run_now, scheduled_task_resolve
 from trading_lab.exceptions import ApplicationError
 
 
@@ -258,10 +258,8 @@ class ScheduledJobAdmin(admin.ModelAdmin):
     def run_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         now = timezone.now()
         count = 0
-        # save(), not update(): each change lands in the job's model history.
         for job in queryset:
-            job.next_run_at = now
-            job.save(update_fields=["next_run_at", "updated_at"])
+            scheduled_job_run_now(job=job, now=now)
             count += 1
         self.message_user(
             request,

@@ -29,6 +29,7 @@ from audit.models import (
 )
 from audit.services.jobs import job_cancel, job_is_retryable, job_retry
 from audit.services.monitoring import health_chart, staff_alert_resolve, staff_alerts_open
+from audit.services.scheduler import scheduled_job_run_now
 from trading_lab.exceptions import ApplicationError
 
 RECENT = timedelta(hours=24)
@@ -67,10 +68,7 @@ def _post(request: HttpRequest) -> None:
             messages.success(request, f"Job #{job.pk} cancelled (or asked to stop).")
         elif action == "run_now":
             _require(request, "audit.change_scheduledjob")
-            scheduled = get_object_or_404(ScheduledJob, pk=target)
-            # save(), not update(): the change lands in the scheduled job's model history.
-            scheduled.next_run_at = timezone.now()
-            scheduled.save(update_fields=["next_run_at", "updated_at"])
+            scheduled = scheduled_job_run_now(job=get_object_or_404(ScheduledJob, pk=target))
             messages.success(request, f"{scheduled.name} will run at the scheduler's next pass.")
         else:
             messages.error(request, "Unknown action.")

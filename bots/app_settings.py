@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from audit.services.config import config_get, config_get_many
+from bots.engine import ExecutionCosts
 
 
 class AppSettings:
@@ -31,10 +32,12 @@ class AppSettings:
         """How far a paper market order fills against the trader, in basis points."""
         return config_get("trading.slippage_bps")
 
-    def trading_costs(self) -> tuple[Decimal, Decimal]:
-        """(fee rate, slippage in basis points), read together in one query."""
+    def execution_costs(self) -> ExecutionCosts:
+        """What a paper fill costs (fee rate, slippage), both settings read in one query."""
         values = config_get_many(["trading.fee_rate", "trading.slippage_bps"])
-        return values["trading.fee_rate"], values["trading.slippage_bps"]
+        return ExecutionCosts(
+            fee_rate=values["trading.fee_rate"], slippage_bps=values["trading.slippage_bps"]
+        )
 
     def interval_seconds(self, interval: str) -> int:
         """The tick length of a bot interval; `BOTS_INTERVAL_SECONDS` may shorten it (tests)."""

@@ -4,11 +4,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, F, Q, QuerySet, Sum
 
 from accounts.models import User
 from bots.engine import EngineValidationError, dca_levels, deal_unrealized_pnl
-from bots.models import Bot, BotEquityPoint, BotRun, BotTick, Order
+from bots.models import (
+    Bot,
+    BotEquityPoint,
+    BotRun,
+    BotStatus,
+    BotTick,
+    Deal,
+    DealStatus,
+    Order,
+)
 from bots.selectors import instrument_last_price
 from bots.services.bots import LadderLevel, bot_ladder
 from bots.services.runner import bot_config, bot_open_run, dca_state_from_json
@@ -126,3 +135,19 @@ def bot_equity_chart(*, run: BotRun | None, currency: str) -> dict[str, Any]:
 def bot_chart_run(*, bot: Bot) -> BotRun | None:
     """The run whose equity the bot page charts: the open one, else the latest."""
     return bot_open_run(bot) or bot_runs(bot=bot).first()
+
+
+def bot_summary(*, user: User) -> dict[str, Any]:
+    """The user's bots in sum (two queries): how many, how many running, and the realized P&L
+    of closed deals per quote currency (the sum `run_realized_pnl` takes over one run)."""
+    counts = bot_list(user=user).aggregate(
+        total=Count("pk"), running=Count("pk", filter=Q(status=BotStatus.RUNNING))
+    )
+    realized = (
+        Deal.objects.for_user(user)
+        .filter(status=DealStatus.CLOSED)
+        .values(currency=F("bot__account__quote_currency"))
+        .annotate(pnl=Sum("pnl"), deals=Count("pk"))
+        .order_by("currency")
+    )
+    return {**counts, "realized": list(realized)}

@@ -481,6 +481,33 @@ def portfolio_performance(*, portfolio: Portfolio, as_of: date) -> engine.Perfor
         raise _answerable(exc) from exc
 
 
+@dataclass(frozen=True)
+class PerformanceRow:
+    """One portfolio's performance for a list page, or why it could not be valued."""
+
+    portfolio: Portfolio
+    performance: engine.Performance | None
+    problem: str
+
+
+def portfolio_performance_rows(
+    *, portfolios: Iterable[Portfolio], as_of: date
+) -> list[PerformanceRow]:
+    """Each portfolio's `portfolio_performance`; a portfolio that cannot be valued (a missing
+    FX rate...) gets its message instead, so one bad ledger never fails a whole list."""
+    rows = []
+    for portfolio in portfolios:
+        try:
+            rows.append(
+                PerformanceRow(
+                    portfolio, portfolio_performance(portfolio=portfolio, as_of=as_of), ""
+                )
+            )
+        except ApplicationError as error:
+            rows.append(PerformanceRow(portfolio, None, error.message))
+    return rows
+
+
 def _performance(portfolio: Portfolio, as_of: date) -> engine.Performance:
     base = portfolio.base_currency
     stored = _stored_ledger(portfolio)

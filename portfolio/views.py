@@ -32,6 +32,7 @@ from portfolio.models import Portfolio, Transaction
 from portfolio.selectors import (
     portfolio_list,
     portfolio_performance,
+    portfolio_performance_rows,
     portfolio_series,
     transaction_list,
 )
@@ -98,15 +99,9 @@ class PortfolioListView(PageMixin, TemplateView):
             "form", PortfolioForm(initial={"base_currency": self.profile.base_currency})
         )
         today = timezone.localdate()
-        rows = []
-        for portfolio in portfolio_list(user=self.request.user):
-            try:
-                performance = portfolio_performance(portfolio=portfolio, as_of=today)
-            except ApplicationError as error:
-                rows.append({"portfolio": portfolio, "performance": None, "problem": error.message})
-            else:
-                rows.append({"portfolio": portfolio, "performance": performance, "problem": ""})
-        context["rows"] = rows
+        context["rows"] = portfolio_performance_rows(
+            portfolios=portfolio_list(user=self.request.user), as_of=today
+        )
         return context
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

@@ -32,16 +32,7 @@ def _definition(key: str) -> ConfigDefinition:
 
 def config_get(key: str) -> Any:
     """The typed value of one setting: the stored one, else its default."""
-    definition = _definition(key)
-    stored = SystemConfigEntry.objects.filter(key=key).values_list("value", flat=True).first()
-    if stored is None:
-        return definition.default()
-    try:
-        return definition.parse(stored)
-    except ValueError:
-        # A row that no longer fits its definition (bounds tightened in a release) must not
-        # stop trading: the default applies until staff set a valid value again.
-        return definition.default()
+    return config_get_many([key])[key]
 
 
 def config_get_many(keys: list[str]) -> dict[str, Any]:
@@ -52,7 +43,9 @@ def config_get_many(keys: list[str]) -> dict[str, Any]:
     for key, definition in definitions.items():
         values[key] = definition.default()
         if key in stored:
-            with contextlib.suppress(ValueError):  # as config_get: an unfit row means default
+            # A row that no longer fits its definition (bounds tightened in a release) must not
+            # stop trading: the default applies until staff set a valid value again.
+            with contextlib.suppress(ValueError):
                 values[key] = definition.parse(stored[key])
     return values
 

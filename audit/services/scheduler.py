@@ -153,6 +153,14 @@ def scheduled_jobs_ensure_defaults() -> list[ScheduledJob]:
     return jobs
 
 
+def scheduled_job_run_now(*, job: ScheduledJob, now: datetime | None = None) -> ScheduledJob:
+    """Make `job` due at the scheduler's next pass (its interval then continues from there)."""
+    job.next_run_at = now or timezone.now()
+    # save(), not update(): the change lands in the scheduled job's model history.
+    job.save(update_fields=["next_run_at", "updated_at"])
+    return job
+
+
 def scheduled_task_resolve(*, path: str, kwargs: dict[str, Any] | None = None) -> Callable:
     """The callable a scheduled job names, checked: in an installed app's `tasks` module,
     a django-tasks task (without context) or a plain function accepting `kwargs`.

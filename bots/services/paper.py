@@ -241,11 +241,6 @@ def _engine_errors(exc: EngineValidationError) -> ApplicationError:
     return ApplicationError(INVALID, renamed)
 
 
-def _costs() -> ExecutionCosts:
-    fee_rate, slippage_bps = app_settings.trading_costs()
-    return ExecutionCosts(fee_rate=fee_rate, slippage_bps=slippage_bps)
-
-
 def _apply_fill(order: Order, result: PaperResult, now) -> None:
     fill = result.fill
     order.status = OrderStatus.FILLED
@@ -281,7 +276,7 @@ def order_place(
     ApplicationError with field errors and stores nothing.
     """
     _check_input(user=user, account=account, data=data)
-    costs = _costs()
+    costs = app_settings.execution_costs()
     order = Order(
         user=user,
         account=account,

@@ -144,8 +144,7 @@ def dca_state_from_json(data: dict[str, Any] | None) -> DcaState:
 
 def bot_costs() -> ExecutionCosts:
     """What a bot's fills cost: the paper engine's fee rate and slippage settings."""
-    fee_rate, slippage_bps = app_settings.trading_costs()
-    return ExecutionCosts(fee_rate=fee_rate, slippage_bps=slippage_bps)
+    return app_settings.execution_costs()
 
 
 def bot_config(bot: Bot) -> DcaConfig:
