@@ -12,19 +12,25 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from bots.engine.numbers import multiply, quantize_money
 from bots.models import Order, PaperAccount, PaperBalance, PaperPosition
 from portfolio.models import Instrument, PriceBar
+from trading_lab.prepared import PreparedRead
 
 ZERO = Decimal(0)
+
+# Every bot tick and paper fill reads it: compiled once per connection.
+_LAST_CLOSE = PreparedRead(
+    lambda instrument: (
+        PriceBar.objects.filter(instrument_id=instrument)
+        .order_by("-date")
+        .values_list("close", "date")[:1]
+    ),
+    instrument=int,
+)
 
 
 def instrument_last_price(*, instrument: Instrument | int) -> tuple[Decimal, date] | None:
     """The last close of `instrument` and its date, or None when it has no prices."""
     instrument_id = instrument if isinstance(instrument, int) else instrument.pk
-    row = (
-        PriceBar.objects.filter(instrument_id=instrument_id)
-        .order_by("-date")
-        .values_list("close", "date")
-        .first()
-    )
+    row = _LAST_CLOSE.first(instrument=instrument_id)
     if row is None:
         return None
     return row[0], row[1]

@@ -11,6 +11,7 @@ from audit.config import DEFINITIONS, ConfigDefinition
 from audit.models import ActivityAction, SystemConfigEntry, SystemConfigVersion
 from audit.services.activity import activity_record
 from trading_lab.exceptions import ApplicationError
+from trading_lab.prepared import PreparedRead
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,20 @@ def _definition(key: str) -> ConfigDefinition:
         raise ApplicationError(f"No setting named {key}.", {key: ["No such setting."]}) from exc
 
 
+# One compiled read per set of keys the code asks for together (a handful: throttles, trading
+# costs, retention), because requests and bot ticks read them all the time.
+_STORED_READS: dict[tuple[str, ...], PreparedRead] = {}
+
+
+def _stored_read(keys: tuple[str, ...]) -> PreparedRead:
+    read = _STORED_READS.get(keys)
+    if read is None:
+        read = _STORED_READS[keys] = PreparedRead(
+            lambda: SystemConfigEntry.objects.filter(key__in=keys).values_list("key", "value")
+        )
+    return read
+
+
 def config_get(key: str) -> Any:
     """The typed value of one setting: the stored one, else its default."""
     return config_get_many([key])[key]
@@ -38,7 +53,7 @@ def config_get(key: str) -> Any:
 def config_get_many(keys: list[str]) -> dict[str, Any]:
     """The typed values of several settings in one query (what `config_get` gives for each)."""
     definitions = {key: _definition(key) for key in keys}
-    stored = dict(SystemConfigEntry.objects.filter(key__in=keys).values_list("key", "value"))
+    stored = dict(_stored_read(tuple(keys)).rows())
     values = {}
     for key, definition in definitions.items():
         values[key] = definition.default()

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import QuerySet
 
 from bots.app_settings import app_settings
 from bots.engine import Balance, PaperBook, Position
 from bots.models import PaperAccount, PaperBalance, PaperPosition
 from bots.services.history import HistoryBatch, history_snapshot
 from portfolio.models import Instrument
+from trading_lab.prepared import PreparedRead
 
 M = TypeVar("M", bound=models.Model)
 
@@ -74,27 +74,51 @@ def paper_account_default(*, user) -> PaperAccount:
     return account
 
 
-def unique_row(queryset: QuerySet[M]) -> M | None:
-    """The row of a lookup on a unique key, or None. Unlike `first()` it asks for no ordering,
-    which the database does not need and Django spends time compiling."""
-    return next(iter(queryset.order_by()[:1]), None)
-
-
 def book_lock(*, account: PaperAccount, instrument: Instrument) -> LockedBook:
     """Lock (creating if missing) the balance in the instrument's currency and the position.
 
     Call inside `transaction.atomic`. A currency the account has never held gets a zero balance,
     so an order in it is rejected for want of funds, never an error.
     """
-    balance = _locked_row(PaperBalance, account=account, currency=instrument.currency)
-    position = _locked_row(PaperPosition, account=account, instrument=instrument)
+    balance = _locked_row(
+        _BALANCE_LOCK.first(account=account.pk, currency=instrument.currency),
+        PaperBalance,
+        account=account,
+        currency=instrument.currency,
+    )
+    position = _locked_row(
+        _POSITION_LOCK.first(account=account.pk, instrument=instrument.pk),
+        PaperPosition,
+        account=account,
+        instrument=instrument,
+    )
     return LockedBook(account=account, balance=balance, position=position)
 
 
-def _locked_row(model, **key):
-    # The row nearly always exists: one locking read. A missing one is created (get_or_create
-    # settles a race between two creators) and then locked.
-    row = unique_row(model.objects.select_for_update().filter(**key))
+# Every fill locks these two rows: the reads are compiled once per connection.
+_BALANCE_LOCK = PreparedRead(
+    lambda account, currency: (
+        PaperBalance.objects.select_for_update()
+        .filter(account=account, currency=currency)
+        .order_by()[:1]
+    ),
+    account=int,
+    currency=str,
+)
+_POSITION_LOCK = PreparedRead(
+    lambda account, instrument: (
+        PaperPosition.objects.select_for_update()
+        .filter(account=account, instrument=instrument)
+        .order_by()[:1]
+    ),
+    account=int,
+    instrument=int,
+)
+
+
+def _locked_row(row, model, **key):
+    # The row nearly always exists (`row`, read with its lock). A missing one is created
+    # (get_or_create settles a race between two creators) and then locked.
     if row is None:
         created, _ = model.objects.get_or_create(**key)
         row = model.objects.select_for_update().get(pk=created.pk)

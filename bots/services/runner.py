@@ -62,8 +62,9 @@ from bots.models import (
     TickStatus,
 )
 from bots.selectors import instrument_last_price
-from bots.services.book import LockedBook, book_lock, book_save, unique_row
+from bots.services.book import LockedBook, book_lock, book_save
 from bots.services.history import HistoryBatch, history_snapshot
+from trading_lab.prepared import PreparedInsert, PreparedRead, PreparedUpdate
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,42 @@ def dca_state_from_json(data: dict[str, Any] | None) -> DcaState:
     )
 
 
+# The tick's hot reads, compiled once per connection (trading_lab/prepared.py): on SQLite,
+# building and compiling these reads cost the tick more than running them.
+_BOT_LOCK = PreparedRead(
+    lambda bot: (
+        Bot.objects.select_for_update(of=("self",))
+        .select_related("account", "instrument")
+        .filter(pk=bot)
+        .order_by()[:1]
+    ),
+    bot=int,
+)
+_LATEST_TICK = PreparedRead(
+    lambda bot: (
+        BotTick.objects.filter(bot=bot)
+        .order_by("-scheduled_at")
+        .values_list("scheduled_at", "run_id")[:1]
+    ),
+    bot=int,
+)
+_OPEN_RUN = PreparedRead(
+    lambda bot: BotRun.objects.filter(bot=bot, ended_at__isnull=True).order_by()[:1], bot=int
+)
+_DEAL = PreparedRead(
+    lambda bot, number: Deal.objects.filter(bot=bot, number=number).order_by()[:1],
+    bot=int,
+    number=int,
+)
+_TICK_INSERT = PreparedInsert(BotTick)
+_LATEST_EQUITY_POINT = PreparedRead(
+    lambda run: BotEquityPoint.objects.filter(run=run).order_by("-time")[:1], run=int
+)
+_EQUITY_POINT_MOVE = PreparedUpdate(BotEquityPoint, ["time", "equity", "updated_at"])
+_BOT_TICKED_UPDATE = PreparedUpdate(Bot, ["last_tick_at"], signals=False)
+_BOT_STATE_UPDATE = PreparedUpdate(Bot, ["last_tick_at", "state", "updated_at"], signals=False)
+
+
 def bot_costs() -> ExecutionCosts:
     """What a bot's fills cost: the paper engine's fee rate and slippage settings."""
     return app_settings.execution_costs()
@@ -152,7 +189,7 @@ def bot_config(bot: Bot) -> DcaConfig:
 
 
 def bot_open_run(bot: Bot) -> BotRun | None:
-    run = unique_row(BotRun.objects.filter(bot=bot, ended_at__isnull=True))
+    run = _OPEN_RUN.first(bot=bot.pk)
     if run is not None:
         run.bot = bot  # its history entry names the bot: no second read of it
     return run
@@ -231,19 +268,10 @@ def bot_tick_run(*, bot_id: int, scheduled_at: datetime) -> TickOutcome:
     """
     try:
         with transaction.atomic():
-            bot = unique_row(
-                Bot.objects.select_for_update(of=("self",))
-                .select_related("account", "instrument")
-                .filter(pk=bot_id)
-            )
+            bot = _BOT_LOCK.first(bot=bot_id)
             if bot is None:
                 return TickOutcome(tick=None, duplicate=True)
-            latest = (
-                BotTick.objects.filter(bot=bot)
-                .order_by("-scheduled_at")
-                .values_list("scheduled_at", "run_id")
-                .first()
-            )
+            latest = _LATEST_TICK.first(bot=bot.pk)
             # The bot's latest tick answers "has this one run?" unless a later one ran since.
             if latest is not None and (
                 latest[0] == scheduled_at
@@ -355,7 +383,7 @@ def _tick(bot: Bot, scheduled_at: datetime, latest: tuple[datetime, int | None] 
         fee_rate=costs.fee_rate,
     )
     rejected = _rejections(bot, run, deal, state, config, costs, price, step, scheduled_at)
-    tick = BotTick.objects.create(
+    tick = BotTick(
         bot=bot,
         run=run,
         scheduled_at=scheduled_at,
@@ -366,6 +394,7 @@ def _tick(bot: Bot, scheduled_at: datetime, latest: tuple[datetime, int | None] 
         orders_placed=len(filled),
         message=" ".join(rejection.reason for rejection in step.rejections)[:ERROR_MAX],
     )
+    _TICK_INSERT.save(tick)
     if filled or rejected:
         rows = [*filled, *rejected]
         for row in rows:
@@ -378,12 +407,14 @@ def _tick(bot: Bot, scheduled_at: datetime, latest: tuple[datetime, int | None] 
     elif deal is not None and not deal_new:
         # A deal created by this tick was created from these very facts.
         _deal_sync(deal, step.state.deal, history)
-    bot_progress = {"last_tick_at": scheduled_at}
+    # `state` and `last_tick_at` are bookkeeping history leaves out (audit/history.py): a plain
+    # UPDATE, no signals.
+    bot.last_tick_at = scheduled_at
     if step.state != state:
-        # `state` is bookkeeping history leaves out (audit/history.py): a plain UPDATE.
         bot.state = dca_state_to_json(step.state)
-        bot_progress.update(state=bot.state, updated_at=timezone.now())
-    Bot.objects.filter(pk=bot.pk).update(**bot_progress)
+        _BOT_STATE_UPDATE.save(bot)
+    else:
+        _BOT_TICKED_UPDATE.save(bot)
     if filled:
         old = history_snapshot(run)
         run.total_trades += len(filled)
@@ -551,7 +582,7 @@ def _deal_row(bot: Bot, run: BotRun, step, history: HistoryBatch) -> tuple[Deal 
         number = opened.number
     else:
         return None, False
-    deal = unique_row(Deal.objects.filter(bot=bot, number=number))
+    deal = _DEAL.first(bot=bot.pk, number=number)
     if deal is not None:
         deal.bot = bot  # its history entry names the bot: no second read of it
         return deal, False
@@ -641,12 +672,12 @@ def equity_sample(
     )
     day_start = datetime.combine(time.astimezone(UTC).date(), datetime.min.time(), tzinfo=UTC)
     if not at_stop:
-        # The usual tick: the day's point exists and is older. One UPDATE moves it; otherwise
+        # The usual tick: the run's latest point is the day's and older. It moves; otherwise
         # (first tick of the day, or a newer point) the read below decides.
-        moved = BotEquityPoint.objects.filter(
-            run=run, time__gte=day_start, time__gt=run.started_at, time__lte=time
-        ).update(time=time, equity=equity, updated_at=timezone.now())
-        if moved:
+        latest = _LATEST_EQUITY_POINT.first(run=run.pk)
+        if latest is not None and day_start <= latest.time <= time and latest.time > run.started_at:
+            latest.time, latest.equity = time, equity
+            _EQUITY_POINT_MOVE.save(latest)
             return
     point = (
         BotEquityPoint.objects.filter(run=run, time__gte=day_start, time__gt=run.started_at)
