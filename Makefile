@@ -64,10 +64,14 @@ lint: $(VENV)/.installed
 
 # Benchmarks (bench/README.md): ratios against baselines measured in the same run, on a
 # throwaway database (SQLite, or a `<NAME>_bench` beside DATABASE_URL's). BENCH_ARGS=--quick.
+# bench/load.py serves the app with gunicorn on PostgreSQL (DATABASE_URL's server, or the local
+# one) and drives it with wrk, installed here like chromium for the browser tests.
 # Every script runs; the target fails if any of them missed a target.
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed $(VENDOR)/.installed
+	command -v wrk >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq wrk; }
 	status=0; \
 	$(PY) bench/portfolio.py $(BENCH_ARGS) || status=1; \
 	$(PY) bench/bot_ticks.py $(BENCH_ARGS) || status=1; \
 	$(PY) bench/bots.py $(BENCH_ARGS) || status=1; \
+	$(PY) bench/load.py $(BENCH_ARGS) || status=1; \
 	exit $$status

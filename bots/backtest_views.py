@@ -17,7 +17,7 @@ from django.views.generic import TemplateView, View
 
 from accounts.forms import add_service_errors
 from accounts.views import PageMixin
-from bots.backtest_forms import BacktestForm, SignalValidationFilterForm
+from bots.backtest_forms import CONFIG_FIELDS, BacktestForm, SignalValidationFilterForm
 from bots.backtest_selectors import (
     COMPARE_MAX,
     backtest_compare_list,
@@ -209,6 +209,13 @@ class BacktestDetailView(BacktestPageMixin, TemplateView):
             job=backtest.job,
             metrics=[{**row, "value": row["values"][0]} for row in metric_rows([backtest])],
             chart=equity_chart(backtest),
+            # In the form's order: PostgreSQL's jsonb keeps its own key order.
+            config=sorted(
+                backtest.config.items(),
+                key=lambda item: (
+                    CONFIG_FIELDS.index(item[0]) if item[0] in CONFIG_FIELDS else len(CONFIG_FIELDS)
+                ),
+            ),
             page_obj=orders,
             orders=[_order_row(order) for order in orders.object_list],
             formats=("csv", "json", "xlsx"),

@@ -41,6 +41,7 @@ from bots.services import (
 )
 from portfolio.models import Instrument
 from portfolio.services import instrument_find
+from trading_lab.api.mixins import NoStoreMixin
 from trading_lab.api.params import DELETED_RESPONSE
 
 CONFLICT = OpenApiResponse(description="The bot's status does not allow this action.")
@@ -251,7 +252,7 @@ class BotDealsApi(_BotRows):
 
 
 @extend_schema(tags=["bots"])
-class BotOrdersApi(_BotRows):
+class BotOrdersApi(NoStoreMixin, _BotRows):
     """The bot's orders, newest first (rejected ones with their reason)."""
 
     model = Order

@@ -18,6 +18,7 @@ from bots.models import (
     BotTick,
     BotType,
     Deal,
+    DealExit,
     PaperAccount,
 )
 from portfolio.models import Instrument
@@ -170,6 +171,12 @@ class BotRunSerializer(serializers.ModelSerializer):
 
 
 class DealSerializer(serializers.ModelSerializer):
+    # Read-only model fields lose `allow_blank`: without it the schema would deny an open
+    # deal's empty exit kind.
+    exit_kind = serializers.ChoiceField(
+        choices=DealExit.choices, allow_blank=True, read_only=True, help_text="Empty while open."
+    )
+
     class Meta:
         model = Deal
         fields = [

@@ -321,7 +321,7 @@ class DividendListApi(generics.ListAPIView):
         rows = _dividends(self.request.user)
         filters = query_params(DividendFilterSerializer, self.request)
         if "portfolio" in filters:
-            rows = rows.filter(portfolio_id=filters["portfolio"])
+            rows = rows.filter(portfolio=filters["portfolio"])
         if "status" in filters:
             rows = rows.filter(status=filters["status"])
         return rows

@@ -181,5 +181,7 @@ class DividendUpdateSerializer(_DividendFields):
 
 
 class DividendFilterSerializer(serializers.Serializer):
-    portfolio = serializers.IntegerField(required=False)
+    portfolio = OwnedPrimaryKeyRelatedField(
+        queryset=Portfolio.objects.all(), required=False, help_text="One of your portfolios."
+    )
     status = serializers.ChoiceField(choices=DividendStatus.choices, required=False)

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from audit.models import ApiCategory
 from audit.serializers import JobSerializer
 from portfolio.models import Portfolio
-from portfolio.serializers import TransactionFilterSerializer
+from portfolio.serializers import TransactionFilterSerializer, not_in_future
 from portfolio.services.exports import (
     ExportFormat,
     ExportKind,
@@ -141,7 +141,11 @@ class ExportQuerySerializer(TransactionFilterSerializer):
 
     format = serializers.ChoiceField(choices=ExportFormat.ALL, default=ExportFormat.CSV)
     kind = serializers.ChoiceField(choices=ExportKind.ALL, default=ExportKind.TRANSACTIONS)
-    as_of = serializers.DateField(required=False, help_text="Performance on this day (today).")
+    as_of = serializers.DateField(
+        required=False,
+        validators=[not_in_future],
+        help_text="Performance on this day, not in the future (today).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)

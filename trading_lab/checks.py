@@ -4,6 +4,7 @@ The settings refuse to start without SECRET_KEY, FIELD_ENCRYPTION_KEYS and ALLOW
 production mode; these checks catch values that are present but unfit for production.
 """
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -55,3 +56,40 @@ def check_email_delivery(app_configs: Any = None, **kwargs: Any) -> list[checks.
             )
         ]
     return []
+
+
+# Values copied from guides and .env templates instead of a real OAuth client's.
+_PLACEHOLDER = re.compile(
+    r"dummy|placeholder|change[-_ ]?me|example|fake|sample|^test|your[-_ ]|^x+$|^<.*>$|^\.+$",
+    re.IGNORECASE,
+)
+_SHORTEST_REAL_VALUE = 10
+
+
+def _placeholder(value: object) -> bool:
+    text = str(value or "").strip()
+    return len(text) < _SHORTEST_REAL_VALUE or bool(_PLACEHOLDER.search(text))
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_social_providers(app_configs: Any = None, **kwargs: Any) -> list[checks.Error]:
+    """Each configured social sign-in provider has a real OAuth client, not a placeholder.
+
+    A dummy client id puts a sign-in button on the page that can only fail at the provider.
+    """
+    errors = []
+    for provider, config in sorted(settings.SOCIALACCOUNT_PROVIDERS.items()):
+        for app in config.get("APPS", []):
+            for field, suffix in (("client_id", "CLIENT_ID"), ("secret", "CLIENT_SECRET")):
+                if _placeholder(app.get(field)):
+                    # Names the variable only: even a placeholder secret is never printed.
+                    errors.append(
+                        checks.Error(
+                            f"{provider.upper()}_{suffix} looks like a placeholder, not a real "
+                            "OAuth client value.",
+                            hint=f"Set both from the {provider} developer console, or unset "
+                            "both to turn this sign-in off.",
+                            id="trading_lab.E003",
+                        )
+                    )
+    return errors

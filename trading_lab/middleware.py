@@ -8,6 +8,7 @@ from collections.abc import Callable
 from auditlog.middleware import AuditlogMiddleware
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
 
 from trading_lab.log import request_id_var
 from trading_lab.net import client_ip
@@ -64,3 +65,27 @@ class AuditContextMiddleware(AuditlogMiddleware):
         # request id (RequestIdMiddleware) replaces it on every entry this request writes.
         data["cid"] = getattr(request, "request_id", None)
         return data
+
+
+class NeverCacheMiddleware:
+    """Answers to a signed-in user, and every page of allauth's, are never stored.
+
+    They carry personal data; allauth's pages show TOTP secrets, recovery codes, the session
+    list and one-time keys in links. Neither a shared computer's browser cache nor a proxy may
+    keep them. An answer that set its own Cache-Control keeps it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if "Cache-Control" in response:
+            return response
+        match = request.resolver_match
+        allauth_page = match is not None and match.func.__module__.startswith("allauth.")
+        # A Bearer-token request is signed in too: DRF sets the user on this request.
+        user = getattr(request, "user", None)
+        if allauth_page or (user is not None and user.is_authenticated):
+            add_never_cache_headers(response)
+        return response

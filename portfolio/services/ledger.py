@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, router
 from django.db import transaction as db_transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -76,7 +77,13 @@ class TransactionInput:
 
 
 def _locked(portfolio: Portfolio) -> Portfolio:
-    return Portfolio.objects.select_for_update().select_related("user").get(pk=portfolio.pk)
+    # Only the portfolio row: locking the joined user row too deadlocked with the same user's
+    # writes that insert rows referencing it (tests/portfolio/test_ledger_lock_scope.py).
+    return (
+        Portfolio.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .get(pk=portfolio.pk)
+    )
 
 
 def _field_errors(exc: ValidationError) -> dict[str, list[str]]:
@@ -493,11 +500,23 @@ def portfolio_delete(*, portfolio: Portfolio, request: HttpRequest | None = None
 
 def instrument_find(*, user, symbol: str, exchange: str = "") -> Instrument | None:
     """The instrument a user means by symbol and exchange: a shared one first, then the user's
-    private one; never another user's. Matching ignores case and surrounding spaces.
+    private one; never another user's. Matching ignores case and surrounding spaces; without an
+    exchange, a symbol listed on one exchange only matches it.
     """
     match = {"symbol__iexact": symbol.strip(), "exchange__iexact": (exchange or "").strip()}
     found = Instrument.objects.filter(owner__isnull=True, **match).first()
-    return found or Instrument.objects.for_user(user).filter(**match).first()
+    found = found or Instrument.objects.for_user(user).filter(**match).first()
+    if found is None and not match["exchange__iexact"]:
+        # No exchange given (broker CSVs and Ghostfolio files often have none): a symbol
+        # listed on one exchange only is that one, not a new private instrument without prices.
+        listed = list(
+            Instrument.objects.visible_to(user)
+            .filter(symbol__iexact=match["symbol__iexact"])
+            .order_by(F("owner_id").asc(nulls_first=True), "exchange")[:10]
+        )
+        if len({i.exchange for i in listed}) == 1:
+            found = listed[0]
+    return found
 
 
 def instrument_resolve(

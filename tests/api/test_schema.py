@@ -91,10 +91,10 @@ def test_revoke_takes_no_body_and_answers_the_token(schema):
     ("path", "method", "codes"),
     [
         ("/api/v1/profile", "get", {"401", "403", "429"}),
-        ("/api/v1/profile", "patch", {"400", "401", "403", "429"}),
-        ("/api/v1/tokens", "post", {"400", "401", "403", "429"}),
-        ("/api/v1/tokens/{id}", "delete", {"401", "403", "404", "429"}),
-        ("/api/v1/activity", "get", {"400", "401", "403", "429"}),
+        ("/api/v1/profile", "patch", {"400", "401", "403", "415", "429"}),
+        ("/api/v1/tokens", "post", {"400", "401", "403", "415", "429"}),
+        ("/api/v1/tokens/{id}", "delete", {"400", "401", "403", "404", "429"}),
+        ("/api/v1/activity", "get", {"400", "401", "403", "404", "429"}),
         ("/api/v1/jobs/{id}", "get", {"401", "403", "404", "429"}),
     ],
 )

@@ -3,10 +3,7 @@ in-process for one batch. Transactional tests: the worker commits like in produc
 connection handling would break a test wrapped in a transaction.
 """
 
-import signal
-
 import pytest
-from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
@@ -28,30 +25,17 @@ from audit.services.scheduler import (
     scheduler_tick_due,
 )
 from audit.tasks import run_scheduled_execution
+from tests.worker import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Bodies that ran, in order: the in-process worker shares this module with the test.
 RUNS: list[int] = []
 
-WORKER_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
-
 
 @pytest.fixture(autouse=True)
 def _fresh_runs():
     RUNS.clear()
-
-
-def run_worker() -> None:
-    """Run `db_worker` until the queue is empty, then give the test runner its signals back."""
-    saved = {sig: signal.getsignal(sig) for sig in WORKER_SIGNALS}
-    try:
-        call_command(
-            "db_worker", batch=True, reload=False, startup_delay=False, interval=0, verbosity=0
-        )
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 @task

@@ -3,13 +3,11 @@ the progress bar follows it while the worker runs it, and the results (metrics, 
 orders) and exports appear; two backtests compare side by side. No console error, no CSP
 violation; screenshots at desktop and phone width in test-artifacts/screenshots/."""
 
-import signal
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from allauth.account.models import EmailAddress
-from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -18,10 +16,9 @@ from portfolio.models import PriceBar
 from tests.browser.conftest import PHONE
 from tests.browser.test_page_tour import sign_in
 from tests.factories import InstrumentFactory, UserFactory
+from tests.worker import run_worker
 
 pytestmark = pytest.mark.browser
-
-WORKER_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
 
 
 @pytest.fixture
@@ -47,18 +44,6 @@ def wavy(db):
             close=close,
         )
     return instrument
-
-
-def run_worker() -> None:
-    """The real `db_worker`, one batch in this process, then the test runner's signals back."""
-    saved = {sig: signal.getsignal(sig) for sig in WORKER_SIGNALS}
-    try:
-        call_command(
-            "db_worker", batch=True, reload=False, startup_delay=False, interval=0, verbosity=0
-        )
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 def submit(page, **fields: str) -> None:

@@ -465,6 +465,16 @@ def test_instrument_resolve_prefers_shared_then_private_and_creates_with_a_curre
     assert Instrument.objects.filter(symbol="MYHOUSE").count() == 2
 
 
+def test_instrument_resolve_without_exchange_takes_the_one_listing_not_a_new_private_row(user):
+    acme = InstrumentFactory(symbol="ACME", exchange="DEMO", currency="USD")
+    assert instrument_resolve(user=user, symbol="acme", currency="USD") == acme
+    # Listed on two exchanges: no guess, so the currency makes a private one as before.
+    InstrumentFactory(symbol="ACME", exchange="XETR", currency="EUR")
+    mine = instrument_resolve(user=user, symbol="ACME", currency="USD")
+    assert (mine.owner, mine.exchange) == (user, "")
+    assert Instrument.objects.filter(symbol="ACME").count() == 3
+
+
 def test_bulk_create_is_all_or_nothing_with_errors_per_input(chf, novn):
     transaction_create(
         portfolio=chf,

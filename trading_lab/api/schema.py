@@ -43,6 +43,7 @@ _ERRORS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "403": ("Signed in, but not allowed (for session clients: a missing CSRF token).", {}),
     "404": ("No such object among yours: another user's object answers the same.", {}),
+    "415": ("The body's `Content-Type` is missing or not one this operation accepts.", {}),
     "429": (
         "Too many requests.",
         {
@@ -82,13 +83,18 @@ class AutoSchema(SpectacularAutoSchema):
     def _error_codes(self, operation: dict[str, Any]) -> list[str]:
         codes = []
         query = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
-        if "requestBody" in operation or query - PAGINATION_PARAMETERS:
+        # A write goes through a service, and a service refusing it answers 400 (STYLE "Errors").
+        writes = self.method not in ("GET", "HEAD", "OPTIONS")
+        if writes or "requestBody" in operation or query - PAGINATION_PARAMETERS:
             codes.append("400")
         perms = self.view.get_permissions()
         if not any(isinstance(perm, permissions.AllowAny) for perm in perms):
             codes += ["401", "403"]
-        if "{" in self.path:
+        # DRF's page-number pagination answers 404 ("Invalid page.") past the last page.
+        if "{" in self.path or "page" in query:
             codes.append("404")
+        if "requestBody" in operation:
+            codes.append("415")
         if self.view.get_throttles():
             codes.append("429")
         return codes
