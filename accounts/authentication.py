@@ -8,8 +8,17 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from accounts.models import PersonalApiToken
+from trading_lab.prepared import PreparedRead
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+# Every API request with a token makes this read: compiled once per connection.
+TOKEN_BY_HASH = PreparedRead(
+    lambda token_hash: PersonalApiToken.objects.filter(
+        token_hash=token_hash, revoked_at__isnull=True
+    ).select_related("user"),
+    token_hash=str,
+)
 
 
 class PersonalTokenAuthentication(authentication.BaseAuthentication):
@@ -25,13 +34,9 @@ class PersonalTokenAuthentication(authentication.BaseAuthentication):
             raw = header[1].decode("ascii")
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed("Malformed Bearer token header.") from exc
-        token = (
-            PersonalApiToken.objects.usable()
-            .select_related("user")
-            .filter(token_hash=PersonalApiToken.hash_token(raw))
-            .first()
-        )
-        if token is None or not token.user.is_active:
+        token = TOKEN_BY_HASH.first(token_hash=PersonalApiToken.hash_token(raw))
+        # Revoked tokens are left out by the read; expiry is the model's rule (`is_active`).
+        if token is None or not token.is_active or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:

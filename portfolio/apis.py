@@ -61,6 +61,7 @@ from portfolio.services import (
     transaction_update,
 )
 from trading_lab.api.params import DELETED_RESPONSE, query_params
+from trading_lab.api.rows import PlannedListMixin
 from trading_lab.exceptions import ApplicationError
 
 
@@ -257,7 +258,7 @@ def _merged_body(transaction: Transaction, patch: Any) -> Any:
 
 @extend_schema(tags=["transactions"])
 @extend_schema_view(get=extend_schema(parameters=[TransactionFilterSerializer]))
-class TransactionListApi(generics.ListAPIView):
+class TransactionListApi(PlannedListMixin, generics.ListAPIView):
     """Your transactions across portfolios, newest first; POST records one."""
 
     serializer_class = TransactionSerializer

@@ -125,7 +125,19 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache("CACHE_URL", default="dbcache://django_cache")}
+
+def cache_config(url: str) -> dict:
+    """A cache URL's settings. django-environ lower-cases the query of a Django RedisCache URL
+    (its client options are lower case), so `?key_prefix=` and `?timeout=` land where Django
+    never reads them; they are moved to their upper-case names here."""
+    config = environ.Env.cache_url_config(url)
+    for option in ("TIMEOUT", "KEY_PREFIX", "VERSION", "KEY_FUNCTION"):
+        if option.lower() in config:
+            config[option] = config.pop(option.lower())
+    return config
+
+
+CACHES = {"default": cache_config(env.str("CACHE_URL", default="dbcache://django_cache"))}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -233,11 +245,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "trading_lab.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "trading_lab.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "trading_lab.api.throttling.UserRateThrottle",
-        "trading_lab.api.throttling.AnonRateThrottle",
-        # Per category (reads, writes, imports, orders), rates in the system configuration.
-        "trading_lab.api.throttling.CategoryUserThrottle",
-        "trading_lab.api.throttling.CategoryAddressThrottle",
+        # The global user or anon rate and the category rates (reads, writes, imports,
+        # orders; per user and per address, in the system configuration), in one pass.
+        "trading_lab.api.throttling.ApiRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("API_THROTTLE_USER", default="1000/hour"),

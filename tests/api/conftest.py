@@ -59,7 +59,6 @@ def throttle_rates(monkeypatch) -> Callable[..., None]:
 
     def set_rates(*, user: str = "1000/min", anon: str = "1000/min") -> None:
         rates = {"user": user, "anon": anon}
-        for cls in (throttling.UserRateThrottle, throttling.AnonRateThrottle):
-            monkeypatch.setattr(cls, "THROTTLE_RATES", rates)
+        monkeypatch.setattr(throttling.ApiRateThrottle, "THROTTLE_RATES", rates)
 
     return set_rates

@@ -151,3 +151,17 @@ def test_production_responses_carry_the_security_headers(production_env):
     assert "unsafe-inline" not in headers["content-security-policy"]
     assert seen["plain_status"] == 301
     assert seen["plain_location"].startswith("https://")
+
+
+def test_a_redis_cache_urls_key_prefix_and_timeout_reach_django():
+    # django-environ leaves them lower case for Django's RedisCache, where Django ignores them.
+    from trading_lab.settings import cache_config
+
+    config = cache_config("redis://127.0.0.1:6379/2?key_prefix=web&timeout=60")
+
+    assert config["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert config["LOCATION"] == "redis://127.0.0.1:6379/2"
+    assert config["KEY_PREFIX"] == "web"
+    assert config["TIMEOUT"] == 60
+    assert "key_prefix" not in config
+    assert "timeout" not in config

@@ -193,7 +193,7 @@ def api_rates(monkeypatch):
     from trading_lab.api import throttling
 
     def set_rates(*, user: str = "1000/min", anon: str = "1000/min") -> None:
-        for cls in (throttling.UserRateThrottle, throttling.AnonRateThrottle):
-            monkeypatch.setattr(cls, "THROTTLE_RATES", {"user": user, "anon": anon})
+        rates = {"user": user, "anon": anon}
+        monkeypatch.setattr(throttling.ApiRateThrottle, "THROTTLE_RATES", rates)
 
     return set_rates
