@@ -25,6 +25,7 @@ it; docs/performance.md ("Load") has the numbers.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -72,6 +73,7 @@ class Sizes:
     warmup: int
     ratio_duration: int  # seconds of each list or bare run
     rounds: int
+    in_process: int  # requests of each kind measured in process
 
 
 FULL = Sizes(
@@ -83,6 +85,7 @@ FULL = Sizes(
     warmup=10,
     ratio_duration=20,
     rounds=3,
+    in_process=500,
 )
 QUICK = Sizes(
     users=2,
@@ -93,6 +96,7 @@ QUICK = Sizes(
     warmup=3,
     ratio_duration=5,
     rounds=1,
+    in_process=100,
 )
 
 
@@ -606,6 +610,63 @@ def _wait_until_up(base: str, server: subprocess.Popen, log: Path) -> None:
     raise RuntimeError("gunicorn did not answer within a minute")
 
 
+@dataclass
+class Cost:
+    kind: str
+    app_ms: float  # CPU of this process per request
+    database_ms: float | None  # CPU of its PostgreSQL backend per request (local server only)
+
+
+def in_process_costs(trader: Trader, *, requests: int) -> list[Cost]:
+    """CPU per request of the bare view, a small API read and the API list, through Django's
+    test client in this process (no network, no other process): what the app itself spends on
+    each, and what its PostgreSQL backend spends, read from /proc when the server is local."""
+    from django.db import connection
+    from django.test import Client
+
+    client = Client(
+        HTTP_HOST="127.0.0.1",
+        HTTP_AUTHORIZATION=f"Bearer {trader.token}",
+        HTTP_X_FORWARDED_FOR="198.51.100.20",
+    )
+    paths = {
+        "bare JSON view": "/bench/bare",
+        "API profile": "/api/v1/profile",
+        "API transaction list": f"/api/v1/transactions?portfolio={trader.portfolio_ids[0]}",
+    }
+    client.get(paths["API profile"])
+    gc.collect()  # the seeding's garbage is not a request's cost
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = Path(f"/proc/{cursor.fetchone()[0]}/stat")
+
+    def database_cpu() -> float | None:
+        try:
+            fields = backend.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None  # the server runs elsewhere
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    costs = []
+    for kind, path in paths.items():
+        for _ in range(requests // 10):
+            status = client.get(path).status_code
+            if status != 200:
+                raise RuntimeError(f"{path} answered {status} in process")
+        database_before, before = database_cpu(), time.process_time()
+        for _ in range(requests):
+            client.get(path)
+        app = (time.process_time() - before) / requests * 1000
+        database_after = database_cpu()
+        database = (
+            None
+            if database_before is None or database_after is None
+            else (database_after - database_before) / requests * 1000
+        )
+        costs.append(Cost(kind, app, database))
+    return costs
+
+
 def _load() -> str:
     return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
@@ -649,6 +710,8 @@ def main() -> int:
 
         seeded = seed(sizes)
         today = timezone.localdate()
+        _step("CPU per request in process: bare, API profile, API list")
+        costs = in_process_costs(seeded.traders[0], requests=sizes.in_process)
         with connections["default"].cursor() as cursor:
             cursor.execute("SHOW server_version")
             server_version = cursor.fetchone()[0]
@@ -743,6 +806,7 @@ def main() -> int:
         bares=bares,
         ratio=ratio,
         load_before=load_before,
+        costs=costs,
     )
     missed = []
     if errors:
@@ -781,7 +845,7 @@ def _children(pid: int) -> list[int]:
 
 
 def _report(
-    *, sizes, seeded, server_version, workers, args, mix, lists, bares, ratio, load_before
+    *, sizes, seeded, server_version, workers, args, mix, lists, bares, ratio, load_before, costs
 ) -> None:
     print()
     print(
@@ -813,6 +877,20 @@ def _report(
         f"API transaction list / bare JSON view throughput (medians): {ratio:.2f} "
         f"(target >= {RATIO_TARGET})"
     )
+    print()
+    print(f"CPU per request in process ({sizes.in_process} requests each, Django's test client):")
+    print()
+    print("| request | app | its PostgreSQL backend | total | total / bare |")
+    print("|---|---|---|---|---|")
+    bare = costs[0].app_ms + (costs[0].database_ms or 0)
+    for cost in costs:
+        database = cost.database_ms or 0
+        shown = "n/a" if cost.database_ms is None else f"{database:.2f} ms"
+        total = cost.app_ms + database
+        print(
+            f"| {cost.kind} | {cost.app_ms:.2f} ms | {shown} | {total:.2f} ms | "
+            f"{total / bare:.1f} |"
+        )
 
 
 if __name__ == "__main__":
