@@ -208,6 +208,21 @@ def _same(value: Any, sentinel: Any) -> bool:
     return isinstance(value, type(sentinel)) and value == sentinel
 
 
+def _saved(instance: Any, using: str, *, created: bool, update_fields, signal: bool) -> None:
+    """What `Model.save` does after its statement: the instance's state, then `post_save`."""
+    instance._state.adding = False
+    instance._state.db = using
+    if signal:
+        post_save.send(
+            sender=type(instance),
+            instance=instance,
+            created=created,
+            update_fields=update_fields,
+            raw=False,
+            using=using,
+        )
+
+
 class PreparedUpdate:
     """`instance.save(update_fields=fields)` for one model and one list of fields, with the
     UPDATE's SQL written once per connection instead of built and compiled on every save.
@@ -248,17 +263,7 @@ class PreparedUpdate:
             cursor.execute(sql, params)
             if cursor.rowcount != 1:
                 raise DatabaseError("Save with update_fields did not affect any rows.")
-        instance._state.adding = False
-        instance._state.db = using
-        if self._signals:
-            post_save.send(
-                sender=origin,
-                instance=instance,
-                created=False,
-                update_fields=update_fields,
-                raw=False,
-                using=using,
-            )
+        _saved(instance, using, created=False, update_fields=update_fields, signal=self._signals)
 
     def _compiled(self, connection) -> tuple[str, list, Any]:
         return _per_connection(connection, self._key, lambda: self._compile(connection))
@@ -310,17 +315,7 @@ class PreparedInsert:
             else:
                 pk = connection.ops.last_insert_id(cursor, meta.db_table, meta.pk.column)
         setattr(instance, meta.pk.attname, pk)
-        instance._state.adding = False
-        instance._state.db = using
-        if self._signals:
-            post_save.send(
-                sender=origin,
-                instance=instance,
-                created=True,
-                update_fields=None,
-                raw=False,
-                using=using,
-            )
+        _saved(instance, using, created=True, update_fields=None, signal=self._signals)
 
     def save_many(self, instances: list, *, using: str = DEFAULT_DB_ALIAS) -> None:
         """Insert new rows in one `executemany`, like `bulk_create`: no signals, and the

@@ -117,3 +117,53 @@ def test_backtest_pages_fit_a_phone(live_server, trader, wavy, open_page, screen
     page.goto(live_server.url + "/signal-validations/")
     assert page.evaluate("document.documentElement.scrollWidth") == PHONE["width"]
     screenshot(page, "phone-signal-validations")
+
+
+def _queued_backtest_page(new_context, live_server, trader, route):
+    """A signed-in page showing a just-queued backtest, its job polls answered by `route`."""
+    page = new_context().new_page()
+    page_errors = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    sign_in(page, live_server.url, trader.email)
+    page.route("**/api/v1/jobs/**", route)
+    page.goto(live_server.url + "/backtests/")
+    submit(page, Symbol="WAVY", Name="Wavy DCA", **{"Take profit (%)": "2"})
+    expect(page.get_by_role("progressbar")).to_be_visible()
+    return page, page_errors
+
+
+def test_the_progress_bar_keeps_polling_through_a_passing_error(
+    live_server, trader, wavy, new_context
+):
+    # A restart or a throttle answers one poll with an error: the bar must not freeze. (Only
+    # here are the answers made up, by the browser's own request routing.)
+    made_up = iter([{"status": 503}, {"status": 429, "headers": {"Retry-After": "1"}}])
+    seen = []
+
+    def route(request_route):
+        answer = next(made_up, None)
+        seen.append(answer["status"] if answer else "server")
+        if answer is None:
+            request_route.continue_()
+        else:
+            request_route.fulfill(content_type="application/json", body="{}", **answer)
+
+    page, page_errors = _queued_backtest_page(new_context, live_server, trader, route)
+    run_worker()
+
+    expect(page.locator("#metrics")).to_be_visible(timeout=30_000)
+    assert seen[:3] == [503, 429, "server"]
+    assert page_errors == []
+
+
+def test_polling_stops_with_a_message_when_the_job_is_gone(
+    live_server, trader, wavy, new_context, screenshot
+):
+    def route(request_route):
+        request_route.fulfill(status=404, content_type="application/json", body="{}")
+
+    page, page_errors = _queued_backtest_page(new_context, live_server, trader, route)
+
+    expect(page.locator("[data-job-message]")).to_contain_text("no longer available")
+    screenshot(page, "backtest-progress-gone")
+    assert page_errors == []

@@ -141,10 +141,14 @@ def nav_link(page: Page, name: str) -> None:
 
 def sign_out(page: Page) -> None:
     toggler = page.get_by_role("button", name="Toggle navigation")
+    button = page.get_by_role("banner").get_by_role("button", name="Sign out")
     if toggler.is_visible():
         toggler.click()
-    page.get_by_role("banner").get_by_role("button", name="Sign out").click()
-    expect(page.get_by_text("You have signed out.")).to_be_visible()
+        expect(button).to_be_visible()  # the menu has opened
+    button.click()
+    # The sign-out is a POST and a redirect: on a machine busy with other suites it has taken
+    # more than the default 5 s (CI on PostgreSQL), as the progress waits above allow too.
+    expect(page.get_by_text("You have signed out.")).to_be_visible(timeout=15_000)
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
 
 

@@ -25,13 +25,33 @@
     if (message && job.message) message.textContent = job.message
   }
 
+  // Answers after which asking again cannot help: signed out, or the job is not (or no longer)
+  // the user's to see.
+  const GONE = [401, 403, 404]
+
+  function stopPolling (box) {
+    const message = box.querySelector('[data-job-message]')
+    if (message) message.textContent = 'Progress is no longer available here: reload the page.'
+  }
+
   function poll (box) {
     const url = box.dataset.jobPoll
     const tick = function () {
       fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
-        .then(function (response) { return response.ok ? response.json() : null })
+        .then(function (response) {
+          if (response.ok) return response.json()
+          if (GONE.indexOf(response.status) >= 0) return null
+          // Throttled or a passing server error: ask again when the server says, else later.
+          const seconds = Number(response.headers.get('Retry-After'))
+          const error = new Error('HTTP ' + response.status)
+          error.retryMs = seconds > 0 ? seconds * 1000 : POLL_MS * 5
+          throw error
+        })
         .then(function (job) {
-          if (!job) return
+          if (!job) {
+            stopPolling(box)
+            return
+          }
           showProgress(box, job)
           if (FINISHED.indexOf(job.status) >= 0) {
             window.location.reload()
@@ -39,7 +59,7 @@
             window.setTimeout(tick, POLL_MS)
           }
         })
-        .catch(function () { window.setTimeout(tick, POLL_MS * 5) })
+        .catch(function (error) { window.setTimeout(tick, error.retryMs || POLL_MS * 5) })
     }
     window.setTimeout(tick, POLL_MS)
   }
