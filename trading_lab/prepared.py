@@ -336,6 +336,49 @@ class PreparedInsert:
             obj._state.adding = False
             obj._state.db = using
 
+    def save_rows(
+        self,
+        template: Any,
+        columns: tuple[str, ...],
+        rows: list[tuple[Any, ...]],
+        *,
+        using: str = DEFAULT_DB_ALIAS,
+    ) -> None:
+        """Insert one row per tuple of `rows` in one `executemany`, without a model instance
+        per row: the fields named in `columns` (attribute names) take the tuple's values in
+        that order, every other field the value of the unsaved instance `template` (its field
+        `pre_save` run once, so a default or `auto_now_add` is the same for every row). Each
+        value is prepared by its field, as `save_many` does; no signals."""
+        if type(template) is not self._model or not template._state.adding:
+            raise TypeError(f"A {self._model.__name__} insert takes a new row of its model.")
+        if not rows:
+            return
+        connection = connections[using]
+        sql, fields, _ = self._compiled(connection, returning=False)
+        at = {name: index for index, name in enumerate(columns)}
+        unknown = set(at) - {field.attname for field in fields}
+        if unknown:
+            raise ImproperlyConfigured(f"{self._model.__name__} has no column {sorted(unknown)}.")
+        shared = [
+            None
+            if field.attname in at
+            else field.get_db_prep_save(field.pre_save(template, True), connection)
+            for field in fields
+        ]
+        own = [
+            (position, at[field.attname], field.get_db_prep_save)
+            for position, field in enumerate(fields)
+            if field.attname in at
+        ]
+        values = []
+        for row in rows:
+            prepared = shared.copy()
+            for position, index, prepare in own:
+                prepared[position] = prepare(row[index], connection)
+            values.append(prepared)
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, values)
+
     def _compiled(self, connection, *, returning: bool = True) -> tuple[str, list, bool]:
         return _per_connection(
             connection, (self._key, returning), lambda: self._compile(connection, returning)

@@ -399,8 +399,7 @@ def _tick(bot: Bot, scheduled_at: datetime, latest: tuple[datetime, int | None] 
         rows = [*filled, *rejected]
         for row in rows:
             row.tick = tick
-        Order.objects.bulk_create(rows)
-        history.inserted(rows)
+            history.insert(row)
     book_save(locked=locked, book=book, history=history)
     if step.closed_deal is not None:
         deal_close(deal, step.closed_deal.exit_kind, step.closed_deal, history=history)

@@ -251,3 +251,50 @@ def test_a_prepared_insert_saves_like_save_and_save_many_like_bulk_create():
     ]
     with pytest.raises(TypeError):
         insert.save(job)  # already saved
+
+
+def test_save_rows_inserts_what_bulk_create_inserts_sharing_the_templates_other_values():
+    user, other = UserFactory(), UserFactory()
+    insert = PreparedInsert(BackgroundJob)
+    template = BackgroundJob(user=user, job_type="shared", params={"from": "template"})
+    columns = ("job_type", "progress", "params", "result")
+    rows = [
+        ("first", 10, {"n": 1}, None),
+        ("second", 55, {"n": [2, "two"]}, {"ok": True}),
+        ("third", 100, {}, [1, "2", None]),
+    ]
+
+    with SignalLog(BackgroundJob) as signals, CaptureQueriesContext(connection) as queries:
+        insert.save_rows(template, columns, rows)
+    BackgroundJob.objects.bulk_create(
+        [BackgroundJob(user=other, **dict(zip(columns, row, strict=True))) for row in rows]
+    )
+
+    assert signals.seen == []
+    assert len(queries) == 1  # one executemany
+    own = ("id", "user_id", "created_at", "updated_at")
+    compared = [f.attname for f in BackgroundJob._meta.concrete_fields if f.attname not in own]
+    saved = list(BackgroundJob.objects.filter(user=user).order_by("pk").values(*compared))
+    made = list(BackgroundJob.objects.filter(user=other).order_by("pk").values(*compared))
+    assert saved == made
+    assert [row["job_type"] for row in saved] == ["first", "second", "third"]
+    # The template's automatic times are worked out once: every row has the same ones.
+    times = set(BackgroundJob.objects.filter(user=user).values_list("created_at", "updated_at"))
+    assert len(times) == 1
+    assert template.created_at is not None
+
+
+def test_save_rows_refuses_a_saved_template_another_model_and_an_unknown_column():
+    user = UserFactory()
+    insert = PreparedInsert(BackgroundJob)
+    saved = BackgroundJob.objects.create(user=user, job_type="saved")
+
+    with pytest.raises(TypeError):
+        insert.save_rows(saved, ("job_type",), [("x",)])
+    with pytest.raises(TypeError):
+        insert.save_rows(Portfolio(user=user, name="p"), ("name",), [("x",)])
+    with pytest.raises(ImproperlyConfigured, match="no_such"):
+        insert.save_rows(BackgroundJob(user=user), ("job_type", "no_such"), [("x", 1)])
+    insert.save_rows(BackgroundJob(user=user), ("job_type",), [])  # nothing to do
+
+    assert list(BackgroundJob.objects.values_list("job_type", flat=True)) == ["saved"]
