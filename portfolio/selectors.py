@@ -291,16 +291,22 @@ def _snapshot_row(portfolio: Portfolio, snapshot: engine.Snapshot) -> PortfolioS
 
 
 def ledger_derive(
-    *, portfolio: Portfolio, since: date | None = None, end: date | None = None
+    *,
+    portfolio: Portfolio,
+    since: date | None = None,
+    end: date | None = None,
+    records: list[engine.TransactionRecord] | None = None,
 ) -> DerivedLedger:
     """Fold the whole ledger and value it daily from `since` (a changed day) through `end`.
 
     Snapshots are rebuilt from the last stored weekday snapshot before `since`, so a change
     costs the days after it, not the whole history; without a usable one, from the start.
     `end` defaults to today and is never before the last transaction. Raises the engine's
-    errors (oversell, missing FX rate...).
+    errors (oversell, missing FX rate...). `records` is the whole ledger as `ledger_records`
+    gives it, for a caller that has it in memory already (a bulk write); else it is read.
     """
-    records = ledger_records(portfolio=portfolio)
+    if records is None:
+        records = ledger_records(portfolio=portfolio)
     end = max([end or timezone.localdate(), *(r.date for r in records[-1:])])
     if not records:
         return DerivedLedger(

@@ -39,6 +39,8 @@ class TransactionType(StrEnum):
 
 INSTRUMENT_TYPES = frozenset({TransactionType.BUY, TransactionType.SELL, TransactionType.DIVIDEND})
 CASH_ONLY_TYPES = frozenset({TransactionType.DEPOSIT, TransactionType.WITHDRAWAL})
+# Each type by its value (a member is its own value: StrEnum).
+_TYPES: Mapping[str, TransactionType] = MappingProxyType({t.value: t for t in TransactionType})
 
 
 def _decimal(value: object, *, name: str) -> Decimal:
@@ -73,13 +75,13 @@ class TransactionRecord:
     fx_rate: Decimal = Decimal(1)
 
     def __post_init__(self) -> None:
-        try:
-            kind = TransactionType(self.type)
-        except ValueError:
+        # A dict look-up: calling the enum costs more than the rest of the checks together.
+        kind = _TYPES.get(self.type) if isinstance(self.type, str) else None
+        if kind is None:
             allowed = ", ".join(t.value for t in TransactionType)
             raise EngineValidationError(
                 field="type", message=f"{self.type!r} is not one of {allowed}."
-            ) from None
+            )
         object.__setattr__(self, "type", kind)
         for name in ("quantity", "price", "fee", "fx_rate"):
             object.__setattr__(self, name, _decimal(getattr(self, name), name=name))

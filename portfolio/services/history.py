@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, date
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii as encode_json_string
 from operator import attrgetter
 from typing import Any
 
@@ -52,7 +53,9 @@ def history_record_created(instances: Sequence[models.Model]) -> int:
         return 0
     using = router.db_for_write(LogEntry)
     template = _entry_template(model, using)
-    differ = create_differ(model)
+    copy = copy_supported(using)
+    # COPY sends `changes` as text: written as JSON straight away where the model allows it.
+    differ = (copy and create_changes_json(model)) or create_differ(model)
     serialize = auditlog.get_serialize_options(model)["serialize_data"]
     additional = callable(getattr(model, "get_additional_data", None))
     own: list[tuple[Any, ...]] = []
@@ -72,7 +75,7 @@ def history_record_created(instances: Sequence[models.Model]) -> int:
                 changes,
             )
         )
-    if copy_supported(using):
+    if copy:
         _copy_entries(template, own, using)
     else:
         _bulk_create_entries(template, own, using)
@@ -145,8 +148,9 @@ def _copy_entries(template: LogEntry, own: list[tuple[Any, ...]], using: str) ->
             row[pk_at] = str(pk)
             row[id_at] = pk if isinstance(pk, int) else None
             row[repr_at] = text
-            # The JSON columns' own encoding (`changes` has no custom encoder).
-            row[changes_at] = dumps(changes)
+            # The JSON columns' own encoding (`changes` has no custom encoder), unless
+            # `create_changes_json` wrote it already.
+            row[changes_at] = changes if type(changes) is str else dumps(changes)
             if serialized is not None:
                 row[serialized_at] = dumps(serialized, cls=serialized_encoder)
             if additional is not None:
@@ -168,40 +172,91 @@ def create_differ(model: type[models.Model]) -> Differ:
     its per-call set-up (field lists, registry look-ups) done once for the batch. Settings this
     shortcut does not cover (masked fields, text changes, foreign keys as text) use auditlog's.
     """
-    concrete = [field.name for field in model._meta.concrete_fields]
-    use_json = settings.AUDITLOG_STORE_JSON_CHANGES
-    options = auditlog.get_model_fields(model)
-    if not use_json or options["mask_fields"] or settings.AUDITLOG_USE_FK_STRING_REPRESENTATION:
+    plan = _create_plan(model)
+    if plan is None:
+        concrete = [field.name for field in model._meta.concrete_fields]
+        use_json = settings.AUDITLOG_STORE_JSON_CHANGES
         return lambda instance: model_instance_diff(
             None, instance, fields_to_check=concrete, use_json_for_changes=use_json
         )
+    names, read_all, converters = plan
+
+    def differ(instance: models.Model) -> dict[str, Any] | None:
+        changes = {}
+        for name, value in zip(names, _values(instance, read_all, converters), strict=True):
+            # A new row's old value is None: every field with a value has changed.
+            if value is not None:
+                changes[name] = (None, value)
+        return changes or None
+
+    return differ
+
+
+def create_changes_json(model: type[models.Model]) -> Callable[[models.Model], str | None] | None:
+    """`create_differ`'s changes written straight as JSON text, as `json.dumps` writes them
+    (same keys, order and values); None where `create_differ` falls back to auditlog.
+
+    For the `COPY` path, which sends each entry's `changes` as text: building a dict per entry
+    and encoding it again costs more than the database's own work on the entry.
+    """
+    plan = _create_plan(model)
+    if plan is None:
+        return None
+    names, read_all, converters = plan
+    # `"name": [null, ` for each field, encoded once.
+    heads = [f"{encode_json_string(name)}: [null, " for name in names]
+
+    def changes_json(instance: models.Model) -> str | None:
+        parts = []
+        for head, value in zip(heads, _values(instance, read_all, converters), strict=True):
+            if value is None:
+                continue
+            kind = type(value)
+            if kind is str:
+                text = encode_json_string(value)
+            elif kind is int:
+                text = int.__repr__(value)
+            else:
+                text = json.dumps(value)
+            parts.append(f"{head}{text}]")
+        return "{" + ", ".join(parts) + "}" if parts else None
+
+    return changes_json
+
+
+def _create_plan(model: type[models.Model]) -> tuple[list[str], Any, list] | None:
+    """The field names, one reader of all their values and each one's conversion, or None when
+    a setting needs auditlog's own diff (masked fields, text changes, foreign keys as text).
+    """
+    options = auditlog.get_model_fields(model)
+    if (
+        not settings.AUDITLOG_STORE_JSON_CHANGES
+        or options["mask_fields"]
+        or settings.AUDITLOG_USE_FK_STRING_REPRESENTATION
+    ):
+        return None
     fields = list(model._meta.concrete_fields)
     if options["include_fields"]:
         fields = [field for field in fields if field.name in options["include_fields"]]
     fields = [field for field in fields if field.name not in options["exclude_fields"]]
-    names = [field.name for field in fields]
     # One C-level read of every field, then the conversions a few field kinds need.
-    read_all = attrgetter(*[_attribute(field) for field in fields])
-    converters = [_converter(field) for field in fields]
+    read = attrgetter(*[_attribute(field) for field in fields])
+    read_all = read if len(fields) > 1 else lambda instance: (read(instance),)
+    return [field.name for field in fields], read_all, [_converter(field) for field in fields]
 
-    def differ(instance: models.Model) -> dict[str, Any] | None:
-        changes = {}
-        values = read_all(instance)
-        if len(fields) == 1:
-            values = (values,)
-        for name, value, convert in zip(names, values, converters, strict=True):
-            if convert is not None:
-                value = convert(value)
-            # A new row's old value is None: every field with a value has changed.
-            if value is None:
-                continue
+
+def _values(instance: models.Model, read_all: Any, converters: list) -> list[Any]:
+    """The values auditlog's diff logs for `instance`'s fields (None for no value)."""
+    values = []
+    for value, convert in zip(read_all(instance), converters, strict=True):
+        if convert is not None:
+            value = convert(value)
+        if value is not None:
             kind = type(value)
             if kind is not str and kind is not int and not is_primitive(value):
                 value = str(value) if kind is Decimal or kind is date else smart_str(value)
-            changes[name] = (None, value)
-        return changes or None
-
-    return differ
+        values.append(value)
+    return values
 
 
 def _attribute(field: models.Field) -> str:

@@ -14,9 +14,11 @@ from operator import attrgetter
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import IntegrityError, router
+from django.db import IntegrityError, models, router
 from django.db import transaction as db_transaction
 from django.db.models import F
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -40,6 +42,7 @@ from portfolio.selectors import (
     DerivedLedger,
     fx_table,
     ledger_derive,
+    ledger_records,
     quantize,
 )
 from portfolio.services.bulk_write import copy_rows, copy_supported, sequence_take
@@ -54,6 +57,7 @@ CASH_ONLY_TYPES = (TransactionType.DEPOSIT, TransactionType.WITHDRAWAL)
 TYPE_VALUES = tuple(TransactionType.values)
 # A transaction's columns in the order its model takes them positionally.
 ROW_ATTNAMES = tuple(field.attname for field in Transaction._meta.concrete_fields)
+_BLANK_ROW = dict.fromkeys(ROW_ATTNAMES)
 BULK_BATCH_SIZE = 2000
 
 
@@ -151,9 +155,13 @@ def _write_derived(portfolio: Portfolio, derived: DerivedLedger) -> None:
     PortfolioSnapshot.objects.bulk_create(derived.snapshots, batch_size=1000)
 
 
-def _recompute(portfolio: Portfolio, since: date | None) -> None:
+def _recompute(
+    portfolio: Portfolio,
+    since: date | None,
+    records: list[engine.TransactionRecord] | None = None,
+) -> None:
     try:
-        derived = ledger_derive(portfolio=portfolio, since=since)
+        derived = ledger_derive(portfolio=portfolio, since=since, records=records)
     except engine.EngineValidationError as exc:
         raise _engine_error(exc) from exc
     _write_derived(portfolio, derived)
@@ -279,14 +287,26 @@ def _filled(
 
 
 def _new_row(portfolio: Portfolio, values: dict[str, Any]) -> Transaction:
-    """An unsaved transaction from `_filled` values, built the quick way (positional fields)."""
+    """An unsaved transaction from `_filled` values, built the quick way.
+
+    What `Transaction(*values)` builds (the same attributes and state), without its per-field
+    `setattr` and its `pre_init`/`post_init` signals, which nothing receives for this model
+    (checked on every call; with a receiver, the model's own constructor runs).
+    """
     instrument = values["instrument"]
-    by_column = {
-        **values,
-        "portfolio_id": portfolio.pk,
-        "instrument_id": instrument.pk if instrument is not None else None,
-    }
-    txn = Transaction(*map(by_column.get, ROW_ATTNAMES))
+    instrument_id = instrument.pk if instrument is not None else None
+    if pre_init.has_listeners(Transaction) or post_init.has_listeners(Transaction):
+        by_column = {**values, "portfolio_id": portfolio.pk, "instrument_id": instrument_id}
+        txn = Transaction(*map(by_column.get, ROW_ATTNAMES))
+    else:
+        txn = Transaction.__new__(Transaction)
+        txn._state = ModelState()
+        attributes = txn.__dict__
+        attributes.update(_BLANK_ROW)  # every column, in the constructor's order
+        attributes.update(values)
+        del attributes["instrument"]  # the related object: cached below, not an attribute
+        attributes["portfolio_id"] = portfolio.pk
+        attributes["instrument_id"] = instrument_id
     # What assigning the related objects would cache, so reading them runs no query.
     Transaction.portfolio.field.set_cached_value(txn, portfolio)
     if instrument is not None:
@@ -294,52 +314,128 @@ def _new_row(portfolio: Portfolio, values: dict[str, Any]) -> Transaction:
     return txn
 
 
+# Field classes whose `to_python` returns a value of this type unchanged (a finite Decimal,
+# text, a calendar date): for them `clean` is only the field's validators.
+_PLAIN_TYPES: tuple[tuple[type, type], ...] = (
+    (models.DecimalField, Decimal),
+    (models.CharField, str),
+    (models.TextField, str),
+    (models.DateField, date),
+)
+
+
+# Distinct values a `_FieldChecker` keeps per field: a column of distinct values (prices) would
+# otherwise keep one entry per row.
+_MEMO_MAX = 10_000
+
+
+def _value_key(value: Any) -> Any:
+    # A Decimal's text keeps its exponent: 1.0 and 1.00 are equal but not the same digits.
+    kind = type(value)
+    return value if kind is str else str(value) if kind is Decimal else (kind, value)
+
+
 class _FieldChecker:
     """`full_clean(exclude=..., validate_unique=False, validate_constraints=False)` for many rows.
 
     The same field checks and messages as the model's own `clean_fields`; each field's result
     is kept per distinct value (a field's checks depend on its value only), so a column of
-    repeated values (types, currencies, dates) is checked once per value.
+    repeated values (types, currencies, dates) is checked once per value. A value of a column
+    of distinct values (prices, quantities, external ids) that is already of the field's type
+    runs the field's validators only, which is all its `clean` would do with it; a value that
+    fails them goes through `clean` for its messages.
     """
 
     def __init__(self, model: type, *, exclude: tuple[str, ...]) -> None:
         self.fields = [
-            (field, {})
+            (field, {}, self._plain_type(field))
             for field in model._meta.fields
             if field.name not in exclude and not field.generated
         ]
 
+    @staticmethod
+    def _plain_type(field) -> type | None:
+        if field.choices or not field.editable:
+            return None
+        # The exact classes: a subclass may convert values in its own `to_python`.
+        return next((plain for kind, plain in _PLAIN_TYPES if type(field) is kind), None)
+
     def clean(self, obj) -> None:
-        errors = {}
-        for field, memo in self.fields:
-            raw = getattr(obj, field.attname)
-            if field.blank and raw in field.empty_values:
-                continue
-            kind = type(raw)
-            # A Decimal's text keeps its exponent: 1.0 and 1.00 are equal but not the same digits.
-            key = raw if kind is str else str(raw) if kind is Decimal else (kind, raw)
+        """Check one row; raise its field errors."""
+        problems = self.clean_many([obj])
+        if problems:
+            raise ApplicationError(INVALID, problems[0])
+
+    def clean_many(self, objs: list) -> dict[int, dict[str, list[str]]]:
+        """Check the rows column by column, each distinct value once; set what `clean` cleans.
+
+        Returns the field errors of each refused row by its position in `objs`, the fields in
+        the model's order as `full_clean` gives them.
+        """
+        found: dict[int, dict[str, list]] = {}
+        for field, memo, plain in self.fields:
+            values = list(map(attrgetter(field.attname), objs))
             try:
+                keys = [_value_key(value) for value in values]
+                # Each distinct value at one of its rows.
+                at = dict(zip(keys, range(len(keys)), strict=True))
+            except TypeError:  # an unhashable value: each one checked
+                keys = list(range(len(values)))
+                at, memo = dict(zip(keys, keys, strict=True)), {}
+            verdicts = {}
+            for key, position in at.items():
                 known = memo.get(key)
-            except TypeError:  # an unhashable value: checked every time
-                key, known = None, None
-            if known is None:
+                if known is None:
+                    raw = values[position]
+                    if field.blank and raw in field.empty_values:
+                        known = (raw, None)
+                    else:
+                        known = self._check(field, raw, objs[position], plain)
+                    if len(memo) < _MEMO_MAX:
+                        memo[key] = known
+                verdicts[key] = known
+            refused = {key for key, (_, problems) in verdicts.items() if problems is not None}
+            # `clean` gave another object (an equal Decimal, a parsed date): rows take it.
+            replaced = {
+                key
+                for key, (cleaned, problems) in verdicts.items()
+                if problems is None and cleaned is not values[at[key]]
+            }
+            if not refused and not replaced:
+                continue
+            for position, key in enumerate(keys):
+                if key in refused:
+                    found.setdefault(position, {})[field.name] = verdicts[key][1]
+                elif key in replaced:
+                    setattr(objs[position], field.attname, verdicts[key][0])
+        if objs and type(objs[0]).clean is not models.Model.clean:  # the model's own checks
+            for position, obj in enumerate(objs):
                 try:
-                    known = (field.clean(raw, obj), None)
+                    obj.clean()
                 except ValidationError as exc:
-                    known = (raw, exc.error_list)
-                if key is not None:
-                    memo[key] = known
-            cleaned, problems = known
-            if problems is not None:
-                errors[field.name] = problems
+                    found[position] = exc.update_error_dict(found.get(position, {}))
+        return {
+            position: _field_errors(ValidationError(errors))
+            for position, errors in sorted(found.items())
+        }
+
+    @staticmethod
+    def _check(field, raw, obj, plain: type | None) -> tuple[Any, list | None]:
+        """(cleaned value, None) or (raw, the field's errors)."""
+        # An empty value, or a Decimal that is not finite, gets `clean`'s own verdict. Of a
+        # Decimal, a str and a date, only "" is among the fields' `empty_values`.
+        if type(raw) is plain and (raw.is_finite() if plain is Decimal else raw != ""):
+            try:
+                for validator in field.validators:
+                    validator(raw)
+            except ValidationError:
+                pass  # `clean` below gives the messages
             else:
-                setattr(obj, field.attname, cleaned)
+                return raw, None
         try:
-            obj.clean()
+            return field.clean(raw, obj), None
         except ValidationError as exc:
-            errors = exc.update_error_dict(errors)
-        if errors:
-            raise ApplicationError(INVALID, _field_errors(ValidationError(errors)))
+            return raw, exc.error_list
 
 
 def _insert(rows: list[Transaction]) -> None:
@@ -366,6 +462,52 @@ def _insert(rows: list[Transaction]) -> None:
         columns=[field.column for field in meta.concrete_fields],
         rows=map(attrgetter(*columns), rows),
     )
+
+
+# Each amount column's decimal places: a record made in memory holds what reading it back gives.
+_RECORD_EXPONENTS = {
+    name: Decimal(1).scaleb(-Transaction._meta.get_field(name).decimal_places)
+    for name in ("quantity", "price", "fee", "fx_rate")
+}
+
+
+def _with_new(
+    ledger: list[engine.TransactionRecord], rows: list[Transaction]
+) -> list[engine.TransactionRecord] | None:
+    """The ledger with `rows` (just inserted) in ledger order, as `ledger_records` would read
+    it back; None when a row has no id (the recompute then reads the ledger itself).
+    """
+    exponents = _RECORD_EXPONENTS
+    quantity, price, fee, fx_rate = (
+        exponents["quantity"],
+        exponents["price"],
+        exponents["fee"],
+        exponents["fx_rate"],
+    )
+    new = []
+    for txn in rows:
+        if txn.pk is None:
+            return None
+        new.append(
+            engine.TransactionRecord(
+                id=txn.pk,
+                date=txn.date,
+                type=txn.type,
+                instrument=txn.instrument_id,
+                quantity=txn.quantity.quantize(quantity),
+                price=txn.price.quantize(price),
+                fee=txn.fee.quantize(fee),
+                currency=txn.currency,
+                fx_rate=txn.fx_rate.quantize(fx_rate),
+            )
+        )
+    merged = ledger + new
+    merged.sort(key=_ledger_order)
+    return merged
+
+
+def _ledger_order(record: engine.TransactionRecord) -> tuple[date, Any]:
+    return record.date, record.id
 
 
 def _details(txn: Transaction) -> dict:
@@ -682,12 +824,18 @@ def transactions_bulk_create(
         errors: dict[str, dict[str, list[str]]] = {}
         rows: list[Transaction] = []
         rates: dict[tuple[str, date], Decimal] = {}
+        built: list[tuple[int, Transaction]] = []
         for index, data in enumerate(inputs):
             try:
-                txn = _new_row(locked, _filled(locked, data, fx, today=today, rates=rates))
-                checker.clean(txn)
+                built.append(
+                    (index, _new_row(locked, _filled(locked, data, fx, rates=rates, today=today)))
+                )
             except ApplicationError as exc:
                 errors[str(index)] = exc.extra or {"non_field_errors": [exc.message]}
+        refused = checker.clean_many([txn for _, txn in built])
+        for position, (index, txn) in enumerate(built):
+            if position in refused:
+                errors[str(index)] = refused[position]
                 continue
             if txn.external_id:
                 if txn.external_id in known:
@@ -699,13 +847,20 @@ def transactions_bulk_create(
             rows.append(txn)
         if errors:
             raise ApplicationError(
-                f"{len(errors)} of {len(inputs)} transactions are invalid.", errors
+                f"{len(errors)} of {len(inputs)} transactions are invalid.",
+                dict(sorted(errors.items(), key=lambda item: int(item[0]))),  # in input order
             )
+        # The ledger before this write, read once: with the new rows, the recompute's input.
+        ledger = ledger_records(portfolio=locked)
         # In bulk, ledger order kept (same-day entries are ordered by id); a bulk insert sends
         # no signals, so each row's CREATE history entry is written in bulk beside it.
         _insert(rows)
         history_record_created(rows)
-        _recompute(locked, since=min(t.date for t in rows))
+        try:
+            records = _with_new(ledger, rows)
+        except engine.EngineValidationError as exc:
+            raise _engine_error(exc) from exc
+        _recompute(locked, since=min(t.date for t in rows), records=records)
         activity_record(
             user=locked.user,
             action=ActivityAction.TRANSACTIONS_IMPORTED,

@@ -54,28 +54,48 @@ def test_check_deploy_passes_without_a_single_warning(production_env):
     assert "WARNING" not in result.stderr + result.stdout
 
 
+def _refusal(result: subprocess.CompletedProcess) -> str:
+    """The one line a refused start-up prints first; then a hint, and no traceback."""
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stderr
+    assert lines[0].startswith("ImproperlyConfigured: Production mode (DEBUG=False) needs"), lines
+    assert lines[1:] == [
+        "For development, set DEBUG=true (the Makefile does); for production, see .env.example "
+        "and docs/deploy.md."
+    ]
+    return lines[0]
+
+
 @pytest.mark.parametrize("missing", REQUIRED)
 def test_start_up_without_a_required_setting_fails_naming_it(production_env, missing):
     production_env[missing] = ""
 
-    result = manage(production_env, "check")
+    line = _refusal(manage(production_env, "check"))
 
-    assert result.returncode != 0
-    last_line = result.stderr.strip().splitlines()[-1]
-    assert "ImproperlyConfigured" in last_line
-    assert missing in last_line
-    assert [name for name in REQUIRED if name in last_line] == [missing]
+    assert [name for name in REQUIRED if name in line] == [missing]
 
 
-def test_start_up_with_all_required_settings_missing_names_all_three(production_env):
+@pytest.mark.parametrize("command", [("check",), ("makemigrations", "--check"), ("migrate",)])
+def test_start_up_with_all_required_settings_missing_names_all_three(production_env, command):
     for name in REQUIRED:
         del production_env[name]
 
-    result = manage(production_env, "check")
+    line = _refusal(manage(production_env, *command))
 
+    assert all(name in line for name in REQUIRED), line
+
+
+def test_a_settings_module_given_on_the_command_line_is_loaded_by_django(production_env):
+    production_env["SECRET_KEY"] = ""
+
+    result = manage(production_env, "check", "--settings", "trading_lab.settings")
+
+    # Django's own handling: its traceback, ending in the same refusal.
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
-    assert all(name in last_line for name in REQUIRED), last_line
+    assert "ImproperlyConfigured" in last_line
+    assert "SECRET_KEY" in last_line
 
 
 @pytest.mark.parametrize(

@@ -394,6 +394,9 @@ def test_refused_sell_leaves_no_trace_in_the_state():
         ({"fx_rate": d(0)}, "fx_rate"),
         ({"instrument": None}, "instrument"),
         ({"type": "SWAP"}, "type"),
+        ({"type": "buy"}, "type"),  # the values are upper case
+        ({"type": 1}, "type"),
+        ({"type": None}, "type"),
         ({"currency": ""}, "currency"),
         ({"date": "2022-01-03"}, "date"),
         ({"type": "DEPOSIT"}, "instrument"),

@@ -4,6 +4,7 @@ PostgreSQL's COPY path against the ORM's bulk_create path, the batch diff agains
 own, and the batch field checks against the model's full_clean.
 """
 
+import json
 from datetime import date
 from decimal import Decimal
 from io import StringIO
@@ -13,13 +14,16 @@ from auditlog.context import set_extra_data
 from auditlog.diff import model_instance_diff
 from auditlog.models import LogEntry
 from django.core.management import call_command
+from django.db.models.signals import post_init
 from django.forms.models import model_to_dict
 
 from portfolio.models import Portfolio, Transaction, TransactionType
+from portfolio.selectors import ledger_records
 from portfolio.services import TransactionInput, transactions_bulk_create
 from portfolio.services import history as history_module
 from portfolio.services import ledger as ledger_module
-from portfolio.services.history import create_differ
+from portfolio.services.bulk_write import sequence_take
+from portfolio.services.history import create_changes_json, create_differ
 from portfolio.services.imports import transactions_import
 from tests.factories import FxRateFactory, InstrumentFactory, PortfolioFactory
 
@@ -176,3 +180,144 @@ def test_an_imported_ledger_has_no_drift_and_one_history_entry_per_row(user, mar
     assert [t.external_id for t in rows] == ["i-1", "i-2", "i-3", "i-4"]
     assert rows[2].fx_rate == D("1.1")
     assert [len(LogEntry.objects.get_for_object(t)) for t in rows] == [1, 1, 1, 1]
+
+
+def test_the_changes_json_is_the_diffs_json(user, market):
+    """The COPY path's `changes` text: json.dumps of the batch diff, character for character."""
+    usd, _ = market
+    portfolio = PortfolioFactory(user=user, config={"theme": "dark", "limits": [1, 2]})
+    rows = transactions_bulk_create(portfolio=portfolio, inputs=_inputs(*market, prefix="j-"))
+    for instance in [*rows, portfolio, usd]:
+        expected = create_differ(type(instance))(instance)
+        assert create_changes_json(type(instance))(instance) == json.dumps(expected)
+    # Escapes too: quotes, tabs, backslashes, newlines and non-ASCII text in the notes.
+    assert "\\\\back\\nslash" in create_changes_json(Transaction)(rows[2])
+
+
+def test_the_changes_json_is_left_to_auditlog_where_the_diff_is(settings):
+    settings.AUDITLOG_STORE_JSON_CHANGES = False
+    assert create_changes_json(Transaction) is None
+
+
+def _constructed(portfolio: Portfolio, values: dict) -> Transaction:
+    instrument = values["instrument"]
+    columns = {
+        **values,
+        "portfolio_id": portfolio.pk,
+        "instrument_id": instrument.pk if instrument else None,
+    }
+    txn = Transaction(*map(columns.get, ledger_module.ROW_ATTNAMES))
+    Transaction.portfolio.field.set_cached_value(txn, portfolio)
+    if instrument is not None:
+        Transaction.instrument.field.set_cached_value(txn, instrument)
+    return txn
+
+
+def _state(txn: Transaction) -> tuple:
+    return (txn._state.adding, txn._state.db, dict(txn._state.fields_cache))
+
+
+def test_a_new_row_is_what_the_constructor_builds(user, market):
+    portfolio = PortfolioFactory(user=user)
+    for data in _inputs(*market, prefix="n-"):
+        values = ledger_module._filled(portfolio, data, fx=None)
+        quick = ledger_module._new_row(portfolio, dict(values))
+        built = _constructed(portfolio, values)
+        attributes = {k: v for k, v in vars(quick).items() if k != "_state"}
+        assert attributes == {k: v for k, v in vars(built).items() if k != "_state"}
+        assert list(attributes) == [k for k in vars(built) if k != "_state"]
+        assert _state(quick) == _state(built)
+        assert quick.instrument == data.instrument
+        assert str(quick) == str(built)
+
+
+def test_a_new_row_goes_through_the_constructor_when_its_signals_have_a_receiver(user, market):
+    portfolio = PortfolioFactory(user=user)
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=Transaction)
+    try:
+        data = _inputs(*market, prefix="s-")[1]
+        txn = ledger_module._new_row(portfolio, ledger_module._filled(portfolio, data, fx=None))
+    finally:
+        post_init.disconnect(receiver, sender=Transaction)
+    assert seen == [txn]
+    assert txn.instrument_id == data.instrument.pk
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("currency", "XYZ"),  # not an ISO 4217 code
+        ("currency", "EURO"),  # longer than the column, and not a code
+        ("external_id", "x" * 201),
+        ("quantity", D("1E+20")),  # more digits before the point than the column keeps
+        ("price", D("0.000000000000001")),  # more decimal places than the column keeps
+        ("fx_rate", D("Infinity")),
+        ("date", "2024-13-01"),  # text, not a date: `clean` parses it
+    ],
+)
+def test_the_quick_field_checks_give_full_cleans_errors(user, field, value):
+    """Values of the field's own type that fail its validators get `clean`'s messages."""
+    portfolio = PortfolioFactory(user=user)
+    txn = Transaction(
+        portfolio=portfolio, type="DEPOSIT", quantity=D(1), price=D(10), fee=D(0),
+        currency="USD", fx_rate=D(1), date=date(2024, 1, 3),
+    )  # fmt: skip
+    setattr(txn, field, value)
+    with pytest.raises(ledger_module.ApplicationError) as expected:
+        ledger_module._clean(
+            txn, exclude=["portfolio", "instrument"], validate_unique=False,
+            validate_constraints=False,
+        )  # fmt: skip
+    checker = ledger_module._FieldChecker(Transaction, exclude=("portfolio", "instrument"))
+    with pytest.raises(ledger_module.ApplicationError) as refused:
+        checker.clean(txn)
+    assert refused.value.extra == expected.value.extra
+    assert field in refused.value.extra
+
+
+def test_the_quick_field_checks_keep_what_full_clean_keeps(user):
+    portfolio = PortfolioFactory(user=user)
+    checker = ledger_module._FieldChecker(Transaction, exclude=("portfolio", "instrument"))
+    for quantity, price in [(D("1.50"), D("10.000")), (D("0.00000001"), D("99999999999.9"))]:
+        txn = Transaction(
+            portfolio=portfolio, type="BUY", quantity=quantity, price=price, fee=D("0.0"),
+            currency="USD", fx_rate=D("1"), date=date(2024, 1, 3), external_id="e",
+        )  # fmt: skip
+        checker.clean(txn)
+        reference = Transaction(**{f: getattr(txn, f) for f in ledger_module._EDITABLE[2:]})
+        reference.full_clean(exclude=["portfolio", "instrument", "type"], validate_unique=False,
+                             validate_constraints=False)  # fmt: skip
+        for name in ("quantity", "price", "fee", "fx_rate", "date", "currency", "external_id"):
+            assert str(getattr(txn, name)) == str(getattr(reference, name))
+            assert type(getattr(txn, name)) is type(getattr(reference, name))
+
+
+def test_the_recompute_is_given_the_ledger_as_the_database_reads_it(user, market):
+    """The records made in memory for a bulk write are the ones `ledger_records` reads back."""
+    portfolio = PortfolioFactory(user=user)
+    transactions_bulk_create(portfolio=portfolio, inputs=_inputs(*market, prefix="a-")[:2])
+    ledger = ledger_records(portfolio=portfolio)
+    # Same dates as the rows already there, and amounts with fewer decimals than the columns.
+    added = transactions_bulk_create(portfolio=portfolio, inputs=_inputs(*market, prefix="b-"))
+    assert ledger_module._with_new(ledger, added) == ledger_records(portfolio=portfolio)
+    assert [str(r.price) for r in ledger_module._with_new(ledger, added)] == [
+        str(r.price) for r in ledger_records(portfolio=portfolio)
+    ]
+    unsaved = Transaction(date=date(2024, 1, 9))
+    assert ledger_module._with_new(ledger, [*added, unsaved]) is None
+
+
+@pytest.mark.postgres
+def test_sequence_values_are_taken_in_one_read(django_assert_num_queries):
+    table = Transaction._meta.db_table
+    with django_assert_num_queries(2):
+        ids = sequence_take(using="default", table=table, count=2500)
+    assert ids == sorted(set(ids))
+    assert len(ids) == 2500
+    assert sequence_take(using="default", table=table, count=0) == []
+    assert sequence_take(using="default", table=table, count=1)[0] > ids[-1]
