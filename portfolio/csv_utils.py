@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 
 from trading_lab.exceptions import ApplicationError
 
@@ -156,9 +157,13 @@ def csv_read(
 
         rows: list[CsvRow] = []
         line = header_line
+        columns = tuple(positions)
+        # A row with every mapped cell takes them in one C-level step.
+        take = itemgetter(*positions.values()) if len(positions) > 1 else None
+        complete = max(positions.values(), default=0) + 1
         for cells in reader:
             start, line = line + 1, reader.line_num
-            if not any(cell.strip() for cell in cells):
+            if not "".join(cells).strip():  # blank, or only blank cells
                 continue
             if len(cells) > len(header):
                 issues.append(
@@ -169,11 +174,14 @@ def csv_read(
                     )
                 )
                 continue
-            values = {
-                column: cells[index].strip()
-                for column, index in positions.items()
-                if index < len(cells)
-            }
+            if take is not None and len(cells) >= complete:
+                values = dict(zip(columns, map(str.strip, take(cells)), strict=True))
+            else:
+                values = {
+                    column: cells[index].strip()
+                    for column, index in positions.items()
+                    if index < len(cells)
+                }
             rows.append(CsvRow(line=start, values=values))
     except csv.Error as exc:
         issues.append(

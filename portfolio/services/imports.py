@@ -315,13 +315,17 @@ def _csv_rows(content: bytes) -> list[_RawRow]:
                 labels[column] = f'column "{cell.strip()}"'
                 if column == "fee" and header_key(cell) in NEGATIVE_FEE_HEADERS:
                     negative_fee = True
+    # Cells guarded against formula injection start with a quote; a file without one has none.
+    guarded = b"'" in content
     return [
         _RawRow(
             row=row.line,
             values={
                 key: _unguarded(value) if value[:1] == "'" else value
                 for key, value in row.values.items()
-            },
+            }
+            if guarded
+            else dict(row.values),
             labels=labels,
             negative_fee=negative_fee,
         )
