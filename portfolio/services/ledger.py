@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Context, Decimal
 from operator import attrgetter
 from typing import Any
 
@@ -469,6 +469,10 @@ _RECORD_EXPONENTS = {
     name: Decimal(1).scaleb(-Transaction._meta.get_field(name).decimal_places)
     for name in ("quantity", "price", "fee", "fx_rate")
 }
+# Wide enough for every amount column's digits (a quantity has 30; the default context 28).
+_RECORD_CONTEXT = Context(
+    prec=max(Transaction._meta.get_field(name).max_digits for name in _RECORD_EXPONENTS)
+)
 
 
 def _with_new(
@@ -477,7 +481,7 @@ def _with_new(
     """The ledger with `rows` (just inserted) in ledger order, as `ledger_records` would read
     it back; None when a row has no id (the recompute then reads the ledger itself).
     """
-    exponents = _RECORD_EXPONENTS
+    exponents, context = _RECORD_EXPONENTS, _RECORD_CONTEXT
     quantity, price, fee, fx_rate = (
         exponents["quantity"],
         exponents["price"],
@@ -494,11 +498,11 @@ def _with_new(
                 date=txn.date,
                 type=txn.type,
                 instrument=txn.instrument_id,
-                quantity=txn.quantity.quantize(quantity),
-                price=txn.price.quantize(price),
-                fee=txn.fee.quantize(fee),
+                quantity=txn.quantity.quantize(quantity, context=context),
+                price=txn.price.quantize(price, context=context),
+                fee=txn.fee.quantize(fee, context=context),
                 currency=txn.currency,
-                fx_rate=txn.fx_rate.quantize(fx_rate),
+                fx_rate=txn.fx_rate.quantize(fx_rate, context=context),
             )
         )
     merged = ledger + new

@@ -321,3 +321,16 @@ def test_sequence_values_are_taken_in_one_read(django_assert_num_queries):
     assert len(ids) == 2500
     assert sequence_take(using="default", table=table, count=0) == []
     assert sequence_take(using="default", table=table, count=1)[0] > ids[-1]
+
+
+def test_a_quantity_with_every_digit_its_column_keeps_is_recorded_whole(user):
+    """30 digits: more than Decimal's default context holds, as many as the column does."""
+    portfolio = PortfolioFactory(user=user)
+    quantity = D("123456789012345678.123456789012")
+    txn = Transaction(
+        pk=7, portfolio=portfolio, type="DEPOSIT", quantity=quantity, price=D(1), fee=D(0),
+        currency="USD", fx_rate=D(1), date=date(2024, 1, 3),
+    )  # fmt: skip
+    [record] = ledger_module._with_new([], [txn])
+    assert record.quantity == quantity
+    assert str(record.quantity) == str(quantity)
