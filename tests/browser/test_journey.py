@@ -124,11 +124,19 @@ def broker_csv(path: Path) -> Path:
     return path
 
 
-def nav_menu(page: Page, menu: str, item: str) -> None:
-    navigation = page.get_by_role("navigation", name="Main navigation")
-    toggler = navigation.get_by_role("button", name="Toggle navigation")
+def open_phone_menu(page: Page) -> None:
+    """On a narrow page, open the collapsed menu and wait until its animation is over: a click
+    on an item while it is still opening was once lost (the sign-out, in CI)."""
+    toggler = page.get_by_role("button", name="Toggle navigation")
     if toggler.is_visible():
         toggler.click()
+        # Bootstrap swaps "collapsing" for "show" once the opening animation is over.
+        expect(page.locator("#main-nav")).to_have_class(re.compile(r"\bcollapse show\b"))
+
+
+def nav_menu(page: Page, menu: str, item: str) -> None:
+    navigation = page.get_by_role("navigation", name="Main navigation")
+    open_phone_menu(page)
     navigation.get_by_role("button", name=re.compile(f"^{menu}")).click()
     navigation.get_by_role("link", name=re.compile(f"^{item}")).click()
 
@@ -140,12 +148,8 @@ def nav_link(page: Page, name: str) -> None:
 
 
 def sign_out(page: Page) -> None:
-    toggler = page.get_by_role("button", name="Toggle navigation")
-    button = page.get_by_role("banner").get_by_role("button", name="Sign out")
-    if toggler.is_visible():
-        toggler.click()
-        expect(button).to_be_visible()  # the menu has opened
-    button.click()
+    open_phone_menu(page)
+    page.get_by_role("banner").get_by_role("button", name="Sign out").click()
     # The sign-out is a POST and a redirect: on a machine busy with other suites it has taken
     # more than the default 5 s (CI on PostgreSQL), as the progress waits above allow too.
     expect(page.get_by_text("You have signed out.")).to_be_visible(timeout=15_000)
