@@ -10,10 +10,11 @@ transactions: days after the last write are valued on the fly from the stored st
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from typing import Any
 
 from django.conf import settings
 from django.db.models import OuterRef, Q, QuerySet, Subquery
@@ -122,6 +123,36 @@ def price_bar_list(
 # --- market data and ledger rows as engine inputs -------------------------------------------
 
 
+# A transaction's columns as an engine record takes them, in `ledger_record`'s order.
+LEDGER_RECORD_COLUMNS = (
+    "id",
+    "date",
+    "type",
+    "instrument_id",
+    "quantity",
+    "price",
+    "fee",
+    "currency",
+    "fx_rate",
+)
+
+
+def ledger_record(values: Sequence[Any]) -> engine.TransactionRecord:
+    """The engine record of one transaction's `LEDGER_RECORD_COLUMNS` values."""
+    pk, day, kind, instrument_id, quantity, price, fee, currency, fx_rate = values
+    return engine.TransactionRecord(
+        id=pk,
+        date=day,
+        type=kind,
+        instrument=instrument_id,
+        quantity=quantity,
+        price=price,
+        fee=fee,
+        currency=currency,
+        fx_rate=fx_rate,
+    )
+
+
 def ledger_records(
     *, portfolio: Portfolio, through: date | None = None
 ) -> list[engine.TransactionRecord]:
@@ -130,22 +161,8 @@ def ledger_records(
     if through is not None:
         rows = rows.filter(date__lte=through)
     return [
-        engine.TransactionRecord(
-            id=pk,
-            date=day,
-            type=kind,
-            instrument=instrument_id,
-            quantity=quantity,
-            price=price,
-            fee=fee,
-            currency=currency,
-            fx_rate=fx_rate,
-        )
-        for pk, day, kind, instrument_id, quantity, price, fee, currency, fx_rate in rows.order_by(
-            "date", "id"
-        ).values_list(
-            "id", "date", "type", "instrument_id", "quantity", "price", "fee", "currency", "fx_rate"
-        )
+        ledger_record(values)
+        for values in rows.order_by("date", "id").values_list(*LEDGER_RECORD_COLUMNS)
     ]
 
 

@@ -38,10 +38,12 @@ from portfolio.models import (
 )
 from portfolio.selectors import (
     HOLDING_FIELDS,
+    LEDGER_RECORD_COLUMNS,
     TOTALS_FIELDS,
     DerivedLedger,
     fx_table,
     ledger_derive,
+    ledger_record,
     ledger_records,
     quantize,
 )
@@ -286,16 +288,21 @@ def _filled(
     }
 
 
-def _new_row(portfolio: Portfolio, values: dict[str, Any]) -> Transaction:
+def _init_signals_received() -> bool:
+    """Whether anything receives `Transaction`'s `pre_init` or `post_init` (see `_new_row`)."""
+    return pre_init.has_listeners(Transaction) or post_init.has_listeners(Transaction)
+
+
+def _new_row(portfolio: Portfolio, values: dict[str, Any], *, signals: bool) -> Transaction:
     """An unsaved transaction from `_filled` values, built the quick way.
 
     What `Transaction(*values)` builds (the same attributes and state), without its per-field
-    `setattr` and its `pre_init`/`post_init` signals, which nothing receives for this model
-    (checked on every call; with a receiver, the model's own constructor runs).
+    `setattr` and its `pre_init`/`post_init` signals. With `signals` (a receiver of either, as
+    `_init_signals_received` tells once per batch) the model's own constructor runs.
     """
     instrument = values["instrument"]
     instrument_id = instrument.pk if instrument is not None else None
-    if pre_init.has_listeners(Transaction) or post_init.has_listeners(Transaction):
+    if signals:
         by_column = {**values, "portfolio_id": portfolio.pk, "instrument_id": instrument_id}
         txn = Transaction(*map(by_column.get, ROW_ATTNAMES))
     else:
@@ -359,12 +366,6 @@ class _FieldChecker:
             return None
         # The exact classes: a subclass may convert values in its own `to_python`.
         return next((plain for kind, plain in _PLAIN_TYPES if type(field) is kind), None)
-
-    def clean(self, obj) -> None:
-        """Check one row; raise its field errors."""
-        problems = self.clean_many([obj])
-        if problems:
-            raise ApplicationError(INVALID, problems[0])
 
     def clean_many(self, objs: list) -> dict[int, dict[str, list[str]]]:
         """Check the rows column by column, each distinct value once; set what `clean` cleans.
@@ -464,15 +465,23 @@ def _insert(rows: list[Transaction]) -> None:
     )
 
 
-# Each amount column's decimal places: a record made in memory holds what reading it back gives.
-_RECORD_EXPONENTS = {
-    name: Decimal(1).scaleb(-Transaction._meta.get_field(name).decimal_places)
+# Each amount column's place among the record's columns and its decimal places: a record made
+# in memory holds what reading it back gives.
+_RECORD_SCALES = tuple(
+    (
+        LEDGER_RECORD_COLUMNS.index(name),
+        Decimal(1).scaleb(-Transaction._meta.get_field(name).decimal_places),
+    )
     for name in ("quantity", "price", "fee", "fx_rate")
-}
+)
 # Wide enough for every amount column's digits (a quantity has 30; the default context 28).
 _RECORD_CONTEXT = Context(
-    prec=max(Transaction._meta.get_field(name).max_digits for name in _RECORD_EXPONENTS)
+    prec=max(
+        Transaction._meta.get_field(LEDGER_RECORD_COLUMNS[at]).max_digits
+        for at, _ in _RECORD_SCALES
+    )
 )
+_RECORD_READ = attrgetter(*LEDGER_RECORD_COLUMNS)
 
 
 def _with_new(
@@ -481,30 +490,14 @@ def _with_new(
     """The ledger with `rows` (just inserted) in ledger order, as `ledger_records` would read
     it back; None when a row has no id (the recompute then reads the ledger itself).
     """
-    exponents, context = _RECORD_EXPONENTS, _RECORD_CONTEXT
-    quantity, price, fee, fx_rate = (
-        exponents["quantity"],
-        exponents["price"],
-        exponents["fee"],
-        exponents["fx_rate"],
-    )
     new = []
     for txn in rows:
         if txn.pk is None:
             return None
-        new.append(
-            engine.TransactionRecord(
-                id=txn.pk,
-                date=txn.date,
-                type=txn.type,
-                instrument=txn.instrument_id,
-                quantity=txn.quantity.quantize(quantity, context=context),
-                price=txn.price.quantize(price, context=context),
-                fee=txn.fee.quantize(fee, context=context),
-                currency=txn.currency,
-                fx_rate=txn.fx_rate.quantize(fx_rate, context=context),
-            )
-        )
+        values = list(_RECORD_READ(txn))
+        for at, exponent in _RECORD_SCALES:
+            values[at] = values[at].quantize(exponent, context=_RECORD_CONTEXT)
+        new.append(ledger_record(values))
     merged = ledger + new
     merged.sort(key=_ledger_order)
     return merged
@@ -825,25 +818,25 @@ def transactions_bulk_create(
         # Foreign keys were checked by _fill; constraints come back from the engine and the
         # external id check below, without a query per row.
         checker = _FieldChecker(Transaction, exclude=("portfolio", "instrument"))
-        errors: dict[str, dict[str, list[str]]] = {}
+        errors: dict[int, dict[str, list[str]]] = {}
         rows: list[Transaction] = []
         rates: dict[tuple[str, date], Decimal] = {}
         built: list[tuple[int, Transaction]] = []
+        signals = _init_signals_received()
         for index, data in enumerate(inputs):
             try:
-                built.append(
-                    (index, _new_row(locked, _filled(locked, data, fx, rates=rates, today=today)))
-                )
+                values = _filled(locked, data, fx, rates=rates, today=today)
+                built.append((index, _new_row(locked, values, signals=signals)))
             except ApplicationError as exc:
-                errors[str(index)] = exc.extra or {"non_field_errors": [exc.message]}
+                errors[index] = exc.extra or {"non_field_errors": [exc.message]}
         refused = checker.clean_many([txn for _, txn in built])
         for position, (index, txn) in enumerate(built):
             if position in refused:
-                errors[str(index)] = refused[position]
+                errors[index] = refused[position]
                 continue
             if txn.external_id:
                 if txn.external_id in known:
-                    errors[str(index)] = {
+                    errors[index] = {
                         "external_id": [f"{txn.external_id} is already in this portfolio."]
                     }
                     continue
@@ -852,7 +845,7 @@ def transactions_bulk_create(
         if errors:
             raise ApplicationError(
                 f"{len(errors)} of {len(inputs)} transactions are invalid.",
-                dict(sorted(errors.items(), key=lambda item: int(item[0]))),  # in input order
+                {str(index): found for index, found in sorted(errors.items())},
             )
         # The ledger before this write, read once: with the new rows, the recompute's input.
         ledger = ledger_records(portfolio=locked)
