@@ -312,33 +312,60 @@ def ledger_derive(
     portfolio: Portfolio,
     since: date | None = None,
     end: date | None = None,
-    records: list[engine.TransactionRecord] | None = None,
 ) -> DerivedLedger:
     """Fold the whole ledger and value it daily from `since` (a changed day) through `end`.
 
     Snapshots are rebuilt from the last stored weekday snapshot before `since`, so a change
     costs the days after it, not the whole history; without a usable one, from the start.
     `end` defaults to today and is never before the last transaction. Raises the engine's
-    errors (oversell, missing FX rate...). `records` is the whole ledger as `ledger_records`
-    gives it, for a caller that has it in memory already (a bulk write); else it is read.
+    errors (oversell, missing FX rate...). A bulk write that has the ledger in memory calls
+    `ledger_inputs` and `ledger_fold` itself.
     """
-    if records is None:
-        records = ledger_records(portfolio=portfolio)
-    end = max([end or timezone.localdate(), *(r.date for r in records[-1:])])
-    if not records:
-        return DerivedLedger(
-            holdings=[],
-            totals=_totals_row(portfolio, None),
-            snapshots=[],
-            snapshots_after=None,
+    records = ledger_records(portfolio=portfolio)
+    inputs = None
+    if records:
+        inputs = ledger_inputs(
+            portfolio=portfolio,
+            first=records[0].date,
+            last=records[-1].date,
+            instrument_ids={r.instrument for r in records if r.instrument is not None},
+            currencies={r.currency for r in records},
+            since=since,
+            end=end,
         )
-    base = portfolio.base_currency
-    instrument_ids = {r.instrument for r in records if r.instrument is not None}
-    currencies = {r.currency for r in records}
-    splits = split_calendar(instrument_ids=instrument_ids)
+    return ledger_fold(portfolio=portfolio, records=records, inputs=inputs)
 
+
+@dataclass(frozen=True)
+class LedgerInputs:
+    """What folding a ledger reads besides its transactions (`ledger_inputs`)."""
+
+    end: date
+    after: date | None  # the stored snapshot the new ones follow, or None for all of them
+    splits: engine.SplitCalendar
+    prices: engine.PriceTable
+    fx: engine.FxTable
+
+
+def ledger_inputs(
+    *,
+    portfolio: Portfolio,
+    first: date,
+    last: date,
+    instrument_ids: set[int],
+    currencies: set[str],
+    since: date | None = None,
+    end: date | None = None,
+) -> LedgerInputs:
+    """The splits, prices, FX rates and snapshot a ledger's fold needs (see `ledger_derive`),
+    for a ledger whose dates run from `first` to `last`, of these instruments and currencies.
+
+    Read apart from the fold so that a bulk write can read them before its inserts and fold
+    while the database is still taking the rows (`ledger_fold` queries nothing).
+    """
+    end = max(end or timezone.localdate(), last)
     after = None
-    if since is not None and since > records[0].date:
+    if since is not None and since > first:
         after = (
             PortfolioSnapshot.objects.filter(portfolio=portfolio, date__lt=since)
             .exclude(date__week_day__in=_WEEKEND)
@@ -346,14 +373,37 @@ def ledger_derive(
             .values_list("date", flat=True)
             .first()
         )
-    prices = price_table(instrument_ids=instrument_ids, start=after, end=end)
-    fx = fx_table(base=base, currencies=currencies, start=after, end=end)
+    return LedgerInputs(
+        end=end,
+        after=after,
+        splits=split_calendar(instrument_ids=instrument_ids),
+        prices=price_table(instrument_ids=instrument_ids, start=after, end=end),
+        fx=fx_table(base=portfolio.base_currency, currencies=currencies, start=after, end=end),
+    )
+
+
+def ledger_fold(
+    *,
+    portfolio: Portfolio,
+    records: list[engine.TransactionRecord],
+    inputs: LedgerInputs | None,
+) -> DerivedLedger:
+    """`ledger_derive`'s result from the ledger and its `ledger_inputs` (None for no records),
+    without a query. Raises the engine's errors."""
+    if not records or inputs is None:
+        return DerivedLedger(
+            holdings=[],
+            totals=_totals_row(portfolio, None),
+            snapshots=[],
+            snapshots_after=None,
+        )
+    base, after, splits = portfolio.base_currency, inputs.after, inputs.splits
     if after is None:
         run = engine.snapshots_build(
             transactions=records,
-            prices=prices,
-            fx=fx,
-            end=end,
+            prices=inputs.prices,
+            fx=inputs.fx,
+            end=inputs.end,
             base_currency=base,
             splits=splits,
         )
@@ -366,9 +416,9 @@ def ledger_derive(
         )
         run = engine.snapshots_build(
             transactions=[r for r in records if r.date > after],
-            prices=prices,
-            fx=fx,
-            end=end,
+            prices=inputs.prices,
+            fx=inputs.fx,
+            end=inputs.end,
             splits=splits,
             state=state,
         )

@@ -4,14 +4,25 @@
 100,000-row import costs more than the database's own work. Ids come from the table's sequence
 first, so rows written afterwards (history entries) can name them. Only for PostgreSQL: callers
 keep the ORM's `bulk_create` for other databases (`copy_supported`).
+
+A `COPY` overlaps other work: `copy_rows` hands the rows to psycopg's writer thread, so the
+client's Python (making the rows, then `meanwhile`) and the server's inserts (indexes) run on
+two cores at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from django.db import connections
+from psycopg.copy import QueuedLibpqWriter
+
+T = TypeVar("T")
+
+
+class ConnectionBusyError(RuntimeError):
+    """A query was sent while the connection was still busy with a `COPY`."""
 
 
 def copy_supported(using: str) -> bool:
@@ -35,18 +46,43 @@ def sequence_take(*, using: str, table: str, count: int, column: str = "id") -> 
         return sorted(map(int, values.split(","))) if values else []
 
 
+def _refuse_query(execute, sql, params, many, context):
+    # psycopg holds the connection's (non-reentrant) lock for the whole COPY: a query from the
+    # thread that runs it would wait for itself forever. Refuse it with a clear error instead.
+    raise ConnectionBusyError(
+        "This connection is busy with a COPY: work run meanwhile must not query the database."
+    )
+
+
 def copy_rows(
-    *, using: str, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> None:
-    """Write `rows` (values in `columns` order, as psycopg adapts them) with one `COPY`."""
+    *,
+    using: str,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    meanwhile: Callable[[], T] | None = None,
+) -> T | None:
+    """Write `rows` (values in `columns` order, as psycopg adapts them) with one `COPY`.
+
+    The rows go to the server from psycopg's writer thread (`QueuedLibpqWriter`): while the
+    server takes them, this thread goes on making the next ones (`rows` may be a generator that
+    makes each row as it is needed), then runs `meanwhile()`, whose result is returned.
+    Neither may query the database: they get `ConnectionBusyError`. If either raises, the
+    `COPY` is cancelled and the exception goes on.
+    """
     connection = connections[using]
     quote = connection.ops.quote_name
     names = ", ".join(quote(column) for column in columns)
-    # `cursor.cursor` is psycopg's own cursor under Django's wrapper: COPY has no DB-API form.
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy,
-    ):
-        write_row = copy.write_row
-        for row in rows:
-            write_row(row)
+    with connection.cursor() as cursor:
+        # `cursor.cursor` is psycopg's own cursor under Django's wrapper: COPY has no DB-API form.
+        raw = cursor.cursor
+        with (
+            raw.copy(
+                f"COPY {quote(table)} ({names}) FROM STDIN", writer=QueuedLibpqWriter(raw)
+            ) as copy,
+            connection.execute_wrapper(_refuse_query),
+        ):
+            write_row = copy.write_row
+            for row in rows:
+                write_row(row)
+            return None if meanwhile is None else meanwhile()

@@ -1,21 +1,21 @@
 """Model history for rows written in bulk, which sends no signals auditlog could see.
 
-`history_record_created` writes, in bulk, the CREATE entry a `save()` of each row would have
-written: the same `changes` (auditlog's diff), object id and text and correlation id, and the
-actor, address and correlation id auditlog's context (`set_actor`, our AuditContextMiddleware)
-gives an entry through LogEntry's `pre_save` signal. On PostgreSQL the entries go in with one
-`COPY`; elsewhere with `bulk_create`.
+`CreatedEntries` writes, in bulk, the CREATE entry a `save()` of each row would have written:
+the same `changes` (auditlog's diff), object id and text and correlation id, and the actor,
+address and correlation id auditlog's context (`set_actor`, our AuditContextMiddleware) gives an
+entry through LogEntry's `pre_save` signal. On PostgreSQL the entries go in with one `COPY`;
+elsewhere with `bulk_create`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from datetime import UTC, date
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii as encode_json_string
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from auditlog.cid import get_cid
 from auditlog.context import auditlog_disabled
@@ -36,50 +36,69 @@ BATCH_SIZE = 2000
 ENTRY_OWN_COLUMNS = ("object_pk", "object_id", "object_repr", "serialized_data", "changes")
 
 Differ = Callable[[models.Model], dict[str, Any] | None]
+T = TypeVar("T")
 
 
-def history_record_created(instances: Sequence[models.Model]) -> int:
-    """Write one CREATE history entry per saved instance of one model; return how many.
+class CreatedEntries:
+    """The CREATE entries of a batch of new rows of one model, in steps a bulk write can spread.
 
-    The instances must have their primary keys. Nothing is written when history is off
-    (`disable_auditlog`) or the model has none. The diff covers the concrete fields only: a row
-    just created has no reverse relation (no dividend points at a new transaction), which a
-    save's diff would look up row by row.
+    The entries are the ones a `save()` of each row would have written. The diff covers the
+    concrete fields only: a row just created has no reverse relation (no dividend points at a
+    new transaction), which a save's diff would look up row by row.
+
+    `for_model` reads what every entry shares (the content type, auditlog's context) and may
+    query; `build` makes each entry's own values and queries nothing as long as the instances'
+    `__str__` reads no relation it has not cached; `write` stores them (`COPY` on PostgreSQL,
+    `bulk_create` elsewhere) and can run other work while the server takes them.
     """
-    if not instances or auditlog_disabled.get():
-        return 0
-    model = type(instances[0])
-    if not auditlog.contains(model):
-        return 0
-    using = router.db_for_write(LogEntry)
-    template = _entry_template(model, using)
-    copy = copy_supported(using)
-    # COPY sends `changes` as text: written as JSON straight away where the model allows it.
-    differ = (copy and create_changes_json(model)) or create_differ(model)
-    serialize = auditlog.get_serialize_options(model)["serialize_data"]
-    additional = callable(getattr(model, "get_additional_data", None))
-    own: list[tuple[Any, ...]] = []
-    for instance in instances:
-        pk = instance.pk
-        if pk is None:
-            raise ValueError(f"{model.__name__} rows need their primary keys for history.")
-        changes = differ(instance)
-        if not changes:
-            continue
-        own.append(
-            (
+
+    def __init__(self, model: type[models.Model], using: str) -> None:
+        self.model = model
+        self.using = using
+        self.template = _entry_template(model, using)
+        self.copy = copy_supported(using)
+        # COPY sends `changes` as text: written as JSON straight away where the model allows.
+        self.differ = (self.copy and create_changes_json(model)) or create_differ(model)
+        self.serialize = auditlog.get_serialize_options(model)["serialize_data"]
+        self.additional = callable(getattr(model, "get_additional_data", None))
+
+    @classmethod
+    def for_model(cls, model: type[models.Model]) -> CreatedEntries | None:
+        """None when history is off (`disable_auditlog`) or `model` has none."""
+        if auditlog_disabled.get() or not auditlog.contains(model):
+            return None
+        return cls(model, router.db_for_write(LogEntry))
+
+    def build(self, instances: Sequence[models.Model]) -> Iterator[tuple[Any, ...]]:
+        """Each saved instance's own entry values (an instance without changes has none), one
+        at a time, so that `write` sends each entry as it is made. The instances must have
+        their primary keys."""
+        differ, template = self.differ, self.template
+        serialize, additional = self.serialize, self.additional
+        for instance in instances:
+            pk = instance.pk
+            if pk is None:
+                raise ValueError(f"{self.model.__name__} rows need their primary keys for history.")
+            changes = differ(instance)
+            if not changes:
+                continue
+            yield (
                 pk,
-                smart_str(instance),
+                str(instance),  # what auditlog's `smart_str` gives an instance
                 LogEntry.objects._get_serialized_data_or_none(instance) if serialize else None,
                 instance.get_additional_data() if additional else template.additional_data,
                 changes,
             )
-        )
-    if copy:
-        _copy_entries(template, own, using)
-    else:
-        _bulk_create_entries(template, own, using)
-    return len(own)
+
+    def write(
+        self, own: Iterable[tuple[Any, ...]], *, meanwhile: Callable[[], T] | None = None
+    ) -> T | None:
+        """Store the entries `build` made; run `meanwhile()` as `copy_rows` does (on other
+        databases, after the insert) and return its result."""
+        if self.copy:
+            return _copy_entries(self.template, own, self.using, meanwhile=meanwhile)
+        _bulk_create_entries(self.template, own, self.using)
+        return None if meanwhile is None else meanwhile()
 
 
 def _entry_template(model: type[models.Model], using: str) -> LogEntry:
@@ -98,7 +117,7 @@ def _entry_template(model: type[models.Model], using: str) -> LogEntry:
     return template
 
 
-def _bulk_create_entries(template: LogEntry, own: list[tuple[Any, ...]], using: str) -> None:
+def _bulk_create_entries(template: LogEntry, own: Iterable[tuple[Any, ...]], using: str) -> None:
     shared = {
         field.attname: getattr(template, field.attname)
         for field in LogEntry._meta.concrete_fields
@@ -121,7 +140,13 @@ def _bulk_create_entries(template: LogEntry, own: list[tuple[Any, ...]], using: 
     LogEntry.objects.using(using).bulk_create(entries, batch_size=BATCH_SIZE)
 
 
-def _copy_entries(template: LogEntry, own: list[tuple[Any, ...]], using: str) -> None:
+def _copy_entries(
+    template: LogEntry,
+    own: Iterable[tuple[Any, ...]],
+    using: str,
+    *,
+    meanwhile: Callable[[], T] | None = None,
+) -> T | None:
     connection = connections[using]
     fields = [field for field in LogEntry._meta.concrete_fields if not field.primary_key]
     at = {field.attname: index for index, field in enumerate(fields)}
@@ -157,11 +182,12 @@ def _copy_entries(template: LogEntry, own: list[tuple[Any, ...]], using: str) ->
                 row[additional_at] = dumps(additional, cls=additional_encoder)
             yield row
 
-    copy_rows(
+    return copy_rows(
         using=using,
         table=LogEntry._meta.db_table,
         columns=[field.column for field in fields],
         rows=rows(),
+        meanwhile=meanwhile,
     )
 
 
@@ -253,8 +279,11 @@ def _values(instance: models.Model, read_all: Any, converters: list) -> list[Any
             value = convert(value)
         if value is not None:
             kind = type(value)
-            if kind is not str and kind is not int and not is_primitive(value):
-                value = str(value) if kind is Decimal or kind is date else smart_str(value)
+            # What auditlog's `smart_str` gives these (none is a JSON primitive), without it.
+            if kind is Decimal or kind is date or kind is datetime:
+                value = str(value)
+            elif kind is not str and kind is not int and not is_primitive(value):
+                value = smart_str(value)
         values.append(value)
     return values
 

@@ -7,6 +7,7 @@ the engine's (`portfolio.engine`); this module only feeds it and stores what it 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Context, Decimal
@@ -43,12 +44,14 @@ from portfolio.selectors import (
     DerivedLedger,
     fx_table,
     ledger_derive,
+    ledger_fold,
+    ledger_inputs,
     ledger_record,
     ledger_records,
     quantize,
 )
 from portfolio.services.bulk_write import copy_rows, copy_supported, sequence_take
-from portfolio.services.history import history_record_created
+from portfolio.services.history import CreatedEntries
 from trading_lab.decimals import RATE
 from trading_lab.exceptions import ApplicationError
 
@@ -157,13 +160,9 @@ def _write_derived(portfolio: Portfolio, derived: DerivedLedger) -> None:
     PortfolioSnapshot.objects.bulk_create(derived.snapshots, batch_size=1000)
 
 
-def _recompute(
-    portfolio: Portfolio,
-    since: date | None,
-    records: list[engine.TransactionRecord] | None = None,
-) -> None:
+def _recompute(portfolio: Portfolio, since: date | None) -> None:
     try:
-        derived = ledger_derive(portfolio=portfolio, since=since, records=records)
+        derived = ledger_derive(portfolio=portfolio, since=since)
     except engine.EngineValidationError as exc:
         raise _engine_error(exc) from exc
     _write_derived(portfolio, derived)
@@ -439,30 +438,49 @@ class _FieldChecker:
             return raw, exc.error_list
 
 
-def _insert(rows: list[Transaction]) -> None:
-    """Insert new transactions, ids in list order: PostgreSQL's COPY, else `bulk_create`."""
+def _insert(
+    checked: Iterable[list[Transaction]], *, count: int, finish: Callable[[], None]
+) -> list[Transaction]:
+    """Insert new transactions, ids in their order: PostgreSQL's COPY, else `bulk_create`.
+
+    `checked` gives the rows a chunk at a time as they are checked; `count` is at most how many
+    there are. `finish` runs once every chunk is checked and may raise to refuse them all, so
+    nothing is kept. On PostgreSQL each chunk goes to the server while the next one is checked
+    and `finish` runs before the `COPY` ends (see `copy_rows`); elsewhere, before the insert.
+    """
     using = router.db_for_write(Transaction)
     if not copy_supported(using):
+        rows = [txn for chunk in checked for txn in chunk]
+        finish()
         Transaction.objects.bulk_create(rows, batch_size=BULK_BATCH_SIZE)
-        return
+        return rows
     meta = Transaction._meta
-    ids = sequence_take(using=using, table=meta.db_table, count=len(rows))
+    ids = iter(sequence_take(using=using, table=meta.db_table, count=count))
     now = timezone.now()
-    for txn, pk in zip(rows, ids, strict=True):
-        # What bulk_create would set on each row.
-        txn.id = pk
-        txn.created_at = txn.updated_at = now
-        txn._state.adding = False
-        txn._state.db = using
+    rows: list[Transaction] = []
     # Ids, numbers, text and dates: psycopg adapts them as Django's PostgreSQL backend would
     # (its adapt_*_value functions pass these through unchanged).
-    columns = [field.attname for field in meta.concrete_fields]
+    read = attrgetter(*[field.attname for field in meta.concrete_fields])
+
+    def stream() -> Iterator[tuple[Any, ...]]:
+        for chunk in checked:
+            for txn in chunk:
+                # What bulk_create would set on each row.
+                txn.id = next(ids)
+                txn.created_at = txn.updated_at = now
+                txn._state.adding = False
+                txn._state.db = using
+                rows.append(txn)
+                yield read(txn)
+
     copy_rows(
         using=using,
         table=meta.db_table,
         columns=[field.column for field in meta.concrete_fields],
-        rows=map(attrgetter(*columns), rows),
+        rows=stream(),
+        meanwhile=finish,
     )
+    return rows
 
 
 # Each amount column's place among the record's columns and its decimal places: a record made
@@ -486,14 +504,13 @@ _RECORD_READ = attrgetter(*LEDGER_RECORD_COLUMNS)
 
 def _with_new(
     ledger: list[engine.TransactionRecord], rows: list[Transaction]
-) -> list[engine.TransactionRecord] | None:
+) -> list[engine.TransactionRecord]:
     """The ledger with `rows` (just inserted) in ledger order, as `ledger_records` would read
-    it back; None when a row has no id (the recompute then reads the ledger itself).
-    """
+    it back. Every row must have its id (both inserts give them one)."""
     new = []
     for txn in rows:
         if txn.pk is None:
-            return None
+            raise ValueError("The ledger's records are made of inserted transactions only.")
         values = list(_RECORD_READ(txn))
         for at, exponent in _RECORD_SCALES:
             values[at] = values[at].quantize(exponent, context=_RECORD_CONTEXT)
@@ -783,6 +800,55 @@ def transaction_delete(*, transaction: Transaction, request: HttpRequest | None 
         )
 
 
+# Rows checked, then sent to the server, at a time: the server takes one chunk while the next
+# is checked.
+CHECK_CHUNK = 5000
+
+
+def _checked_rows(
+    portfolio: Portfolio,
+    inputs: list[TransactionInput],
+    *,
+    fx: engine.FxTable,
+    today: date,
+    known: set[str],
+    errors: dict[int, dict[str, list[str]]],
+) -> Iterator[list[Transaction]]:
+    """The inputs as new rows of `portfolio`, checked, `CHECK_CHUNK` at a time.
+
+    An input with a problem is left out and its field errors go to `errors` by its position;
+    `known` is the portfolio's external ids, and takes each new one (a repeat is an error).
+    Foreign keys were checked by `_filled`; constraints come back from the engine and the
+    external id check, without a query per row. Queries nothing itself.
+    """
+    checker = _FieldChecker(Transaction, exclude=("portfolio", "instrument"))
+    rates: dict[tuple[str, date], Decimal] = {}
+    signals = _init_signals_received()
+    for start in range(0, len(inputs), CHECK_CHUNK):
+        built: list[tuple[int, Transaction]] = []
+        for index, data in enumerate(inputs[start : start + CHECK_CHUNK], start=start):
+            try:
+                values = _filled(portfolio, data, fx, rates=rates, today=today)
+                built.append((index, _new_row(portfolio, values, signals=signals)))
+            except ApplicationError as exc:
+                errors[index] = exc.extra or {"non_field_errors": [exc.message]}
+        refused = checker.clean_many([txn for _, txn in built])
+        rows: list[Transaction] = []
+        for position, (index, txn) in enumerate(built):
+            if position in refused:
+                errors[index] = refused[position]
+                continue
+            if txn.external_id:
+                if txn.external_id in known:
+                    errors[index] = {
+                        "external_id": [f"{txn.external_id} is already in this portfolio."]
+                    }
+                    continue
+                known.add(txn.external_id)
+            rows.append(txn)
+        yield rows
+
+
 def transactions_bulk_create(
     *,
     portfolio: Portfolio,
@@ -815,49 +881,52 @@ def transactions_bulk_create(
             start=None,
             end=max(valid_dates, default=today),
         )
-        # Foreign keys were checked by _fill; constraints come back from the engine and the
-        # external id check below, without a query per row.
-        checker = _FieldChecker(Transaction, exclude=("portfolio", "instrument"))
         errors: dict[int, dict[str, list[str]]] = {}
-        rows: list[Transaction] = []
-        rates: dict[tuple[str, date], Decimal] = {}
-        built: list[tuple[int, Transaction]] = []
-        signals = _init_signals_received()
-        for index, data in enumerate(inputs):
-            try:
-                values = _filled(locked, data, fx, rates=rates, today=today)
-                built.append((index, _new_row(locked, values, signals=signals)))
-            except ApplicationError as exc:
-                errors[index] = exc.extra or {"non_field_errors": [exc.message]}
-        refused = checker.clean_many([txn for _, txn in built])
-        for position, (index, txn) in enumerate(built):
-            if position in refused:
-                errors[index] = refused[position]
-                continue
-            if txn.external_id:
-                if txn.external_id in known:
-                    errors[index] = {
-                        "external_id": [f"{txn.external_id} is already in this portfolio."]
-                    }
-                    continue
-                known.add(txn.external_id)
-            rows.append(txn)
-        if errors:
-            raise ApplicationError(
-                f"{len(errors)} of {len(inputs)} transactions are invalid.",
-                {str(index): found for index, found in sorted(errors.items())},
-            )
+        checked = _checked_rows(locked, inputs, fx=fx, today=today, known=known, errors=errors)
         # The ledger before this write, read once: with the new rows, the recompute's input.
+        # What its fold reads besides (prices, FX rates, splits) is read before the inserts,
+        # for every instrument, currency and date the inputs name.
         ledger = ledger_records(portfolio=locked)
+        since = min(valid_dates, default=today)
+        fold_inputs = ledger_inputs(
+            portfolio=locked,
+            first=min([since, *(r.date for r in ledger[:1])]),
+            last=max([since, *valid_dates, *(r.date for r in ledger[-1:])]),
+            instrument_ids={r.instrument for r in ledger if r.instrument is not None}
+            | {i.instrument.pk for i in inputs if i.instrument is not None},
+            currencies={r.currency for r in ledger} | currencies - {""} | {locked.base_currency},
+            since=since,
+        )
+
+        def refuse_if_invalid() -> None:
+            if errors:
+                raise ApplicationError(
+                    f"{len(errors)} of {len(inputs)} transactions are invalid.",
+                    {str(index): found for index, found in sorted(errors.items())},
+                )
+
         # In bulk, ledger order kept (same-day entries are ordered by id); a bulk insert sends
-        # no signals, so each row's CREATE history entry is written in bulk beside it.
-        _insert(rows)
-        history_record_created(rows)
-        try:
-            records = _with_new(ledger, rows)
-        except engine.EngineValidationError as exc:
-            raise _engine_error(exc) from exc
-        _recompute(locked, since=min(t.date for t in rows), records=records)
+        # no signals, so each row's CREATE history entry is written in bulk beside it. On
+        # PostgreSQL the Python of each step runs while the server takes the rows of the one
+        # before: the rows are checked a chunk at a time during their own COPY, and the
+        # history entries are built, and the ledger folded, during the entries' COPY.
+        rows = _insert(checked, count=len(inputs), finish=refuse_if_invalid)
+
+        def fold() -> DerivedLedger | engine.EngineValidationError:
+            # A refusal is returned, not raised: raised, it would cancel the COPY and abort the
+            # transaction before its message could look up the instrument it names.
+            try:
+                return ledger_fold(
+                    portfolio=locked, records=_with_new(ledger, rows), inputs=fold_inputs
+                )
+            except engine.EngineValidationError as exc:
+                return exc
+
+        history = CreatedEntries.for_model(Transaction)
+        derived = fold() if history is None else history.write(history.build(rows), meanwhile=fold)
+        if isinstance(derived, engine.EngineValidationError):
+            raise _engine_error(derived) from derived
+        _write_derived(locked, derived)
         activity_record(
             user=locked.user,
             action=ActivityAction.TRANSACTIONS_IMPORTED,

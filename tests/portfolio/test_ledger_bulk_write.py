@@ -5,7 +5,7 @@ own, and the batch field checks against the model's full_clean.
 """
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
 
@@ -14,18 +14,21 @@ from auditlog.context import set_extra_data
 from auditlog.diff import model_instance_diff
 from auditlog.models import LogEntry
 from django.core.management import call_command
+from django.db import connection
+from django.db import transaction as db_transaction
 from django.db.models.signals import post_init
 from django.forms.models import model_to_dict
 
-from portfolio.models import Portfolio, Transaction, TransactionType
-from portfolio.selectors import ledger_records
+from portfolio.models import Holding, Portfolio, PortfolioSnapshot, Transaction, TransactionType
+from portfolio.selectors import ledger_derive, ledger_records
 from portfolio.services import TransactionInput, transactions_bulk_create
 from portfolio.services import history as history_module
 from portfolio.services import ledger as ledger_module
-from portfolio.services.bulk_write import sequence_take
+from portfolio.services.bulk_write import ConnectionBusyError, copy_rows, sequence_take
 from portfolio.services.history import create_changes_json, create_differ
 from portfolio.services.imports import transactions_import
-from tests.factories import FxRateFactory, InstrumentFactory, PortfolioFactory
+from tests.factories import FxRateFactory, InstrumentFactory, PortfolioFactory, PriceBarFactory
+from trading_lab.exceptions import ApplicationError
 
 pytestmark = pytest.mark.django_db
 
@@ -310,7 +313,8 @@ def test_the_recompute_is_given_the_ledger_as_the_database_reads_it(user, market
         str(r.price) for r in ledger_records(portfolio=portfolio)
     ]
     unsaved = Transaction(date=date(2024, 1, 9))
-    assert ledger_module._with_new(ledger, [*added, unsaved]) is None
+    with pytest.raises(ValueError, match="inserted transactions only"):
+        ledger_module._with_new(ledger, [*added, unsaved])
 
 
 @pytest.mark.postgres
@@ -335,3 +339,108 @@ def test_a_quantity_with_every_digit_its_column_keeps_is_recorded_whole(user):
     [record] = ledger_module._with_new([], [txn])
     assert record.quantity == quantity
     assert str(record.quantity) == str(quantity)
+
+
+@pytest.mark.parametrize(
+    "day", [date(2024, 1, 3), date(2024, 1, 10)], ids=["backdated", "appended"]
+)
+def test_a_bulk_write_into_a_ledger_is_folded_as_a_recompute_from_scratch(user, market, day):
+    """The bulk write reads prices, rates and splits before its inserts and folds in memory:
+    an instrument new to the ledger, priced, must be valued as a full recompute values it."""
+    portfolio = PortfolioFactory(user=user, base_currency="USD")
+    transactions_bulk_create(portfolio=portfolio, inputs=_inputs(*market, prefix="a-"))
+    newcomer = InstrumentFactory(currency="USD")
+    for offset in range(12):
+        PriceBarFactory(instrument=newcomer, date=date(2024, 1, 1) + timedelta(days=offset),
+                        close=D(120 + offset))  # fmt: skip
+    transactions_bulk_create(
+        portfolio=portfolio,
+        inputs=[TransactionInput(type=TransactionType.BUY, date=day, quantity=D("2"),
+                                 price=D("100"), instrument=newcomer, external_id="late")],
+    )  # fmt: skip
+
+    derived = ledger_derive(portfolio=portfolio)
+    stored = PortfolioSnapshot.objects.filter(portfolio=portfolio).order_by("date")
+    assert [(s.date, s.value, s.cash) for s in stored] == [
+        (s.date, s.value, s.cash) for s in derived.snapshots
+    ]
+    assert sorted((h.instrument_id, h.quantity, h.cost_basis)
+                  for h in Holding.objects.filter(portfolio=portfolio)) == sorted(
+        (h.instrument_id, h.quantity, h.cost_basis) for h in derived.holdings
+    )  # fmt: skip
+    assert Holding.objects.get(portfolio=portfolio, instrument=newcomer).quantity == D(2)
+
+
+@pytest.mark.postgres
+def test_a_copy_runs_other_work_while_the_server_takes_the_rows():
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE copy_scratch (n integer, t text)")
+    rows = [(n, f"row\t{n}") for n in range(5000)]
+    seen = []
+    result = copy_rows(
+        using="default", table="copy_scratch", columns=["n", "t"], rows=rows,
+        meanwhile=lambda: seen.append("ran") or "folded",
+    )  # fmt: skip
+    assert result == "folded"
+    assert seen == ["ran"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), max(t) FROM copy_scratch")
+        assert cursor.fetchone() == (5000, "row\t999")
+
+
+@pytest.mark.postgres
+def test_work_run_during_a_copy_cannot_query_and_a_failure_cancels_the_copy():
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE copy_scratch (n integer)")
+
+    def query():
+        return Portfolio.objects.count()  # would wait for the COPY's own lock forever
+
+    with pytest.raises(ConnectionBusyError), db_transaction.atomic():
+        copy_rows(using="default", table="copy_scratch", columns=["n"], rows=[(1,), (2,)],
+                  meanwhile=query)  # fmt: skip
+
+    def fail():
+        raise RuntimeError("the fold refused the ledger")
+
+    with pytest.raises(RuntimeError, match="refused"), db_transaction.atomic():
+        copy_rows(using="default", table="copy_scratch", columns=["n"], rows=[(3,)],
+                  meanwhile=fail)  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM copy_scratch")
+        assert cursor.fetchone() == (0,)
+
+
+def test_inputs_checked_a_chunk_at_a_time_are_refused_together(user, market, monkeypatch):
+    """On PostgreSQL a chunk is in the COPY before the next is checked: an error in a later
+    chunk still refuses the whole write, and every input's errors are reported."""
+    monkeypatch.setattr(ledger_module, "CHECK_CHUNK", 2)
+    portfolio = PortfolioFactory(user=user)
+    entries_before = LogEntry.objects.count()
+    inputs = _inputs(*market, prefix="k-")
+    inputs[1].fee = D("-1")  # in the first chunk
+    inputs[4].external_id = "k-1"  # in the third chunk, a repeat of the first chunk's id
+    with pytest.raises(ApplicationError) as caught:
+        transactions_bulk_create(portfolio=portfolio, inputs=inputs)
+    assert caught.value.extra == {
+        "1": {"fee": ["Must not be negative."]},
+        "4": {"external_id": ["k-1 is already in this portfolio."]},
+    }
+    assert not Transaction.objects.filter(portfolio=portfolio).exists()
+    assert LogEntry.objects.count() == entries_before
+    # The connection is usable afterwards, and the same rows, mended, go in.
+    inputs[1].fee, inputs[4].external_id = D(0), "k-5"
+    assert len(transactions_bulk_create(portfolio=portfolio, inputs=inputs)) == 5
+
+
+def test_inputs_checked_a_chunk_at_a_time_are_stored_as_in_one_chunk(user, market, monkeypatch):
+    whole = PortfolioFactory(user=user, name="Whole")
+    transactions_bulk_create(portfolio=whole, inputs=_inputs(*market, prefix="w-"))
+    monkeypatch.setattr(ledger_module, "CHECK_CHUNK", 2)
+    chunked = PortfolioFactory(user=user, name="Chunked")
+    rows = transactions_bulk_create(portfolio=chunked, inputs=_inputs(*market, prefix="w-"))
+    assert _stored(chunked) == _stored(whole)
+    assert [t.pk for t in rows] == sorted(t.pk for t in rows)
+    assert [t.external_id for t in rows] == ["w-1", "w-2", "", "w-4", ""]
+    assert _history(rows) == _history(list(Transaction.objects.filter(portfolio=whole)
+                                             .order_by("id")))  # fmt: skip
