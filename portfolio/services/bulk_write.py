@@ -7,7 +7,8 @@ keep the ORM's `bulk_create` for other databases (`copy_supported`).
 
 A `COPY` overlaps other work: `copy_rows` hands the rows to psycopg's writer thread, so the
 client's Python (making the rows, then `meanwhile`) and the server's inserts (indexes) run on
-two cores at once.
+two cores at once. `constraints_check` does the same for the foreign-key checks that PostgreSQL
+defers to the commit: they run on the server while the client goes on with `meanwhile`.
 """
 
 from __future__ import annotations
@@ -85,4 +86,41 @@ def copy_rows(
             write_row = copy.write_row
             for row in rows:
                 write_row(row)
+            return None if meanwhile is None else meanwhile()
+
+
+def constraints_check(
+    *, using: str, tables: Sequence[str], meanwhile: Callable[[], T] | None = None
+) -> T | None:
+    """Run the deferred foreign-key checks of the rows written so far into `tables` now, on the
+    server, while `meanwhile()` runs here; return its result.
+
+    Django makes foreign keys `DEFERRABLE INITIALLY DEFERRED` on PostgreSQL, so the checks of
+    100,000 new rows would otherwise run in the commit, with the client waiting. The statements
+    go out in psycopg's pipeline mode, which sends them without waiting for their end; their
+    outcome (a violation is an `IntegrityError`) is read once `meanwhile` is done. The
+    constraints are deferred again afterwards. `meanwhile` must not query the database
+    (`ConnectionBusyError`). On other databases `meanwhile` just runs.
+    """
+    if not copy_supported(using):
+        return None if meanwhile is None else meanwhile()
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE contype = 'f' AND condeferrable "
+            "AND condeferred AND conrelid = ANY(%s::regclass[]) ORDER BY conname",
+            [[quote(table) for table in tables]],
+        )
+        names = ", ".join(quote(name) for (name,) in cursor.fetchall())
+        if not names:
+            return None if meanwhile is None else meanwhile()
+        raw = cursor.cursor
+        with (
+            connection.wrap_database_errors,
+            raw.connection.pipeline(),
+            connection.execute_wrapper(_refuse_query),
+        ):
+            raw.execute(f"SET CONSTRAINTS {names} IMMEDIATE")
+            raw.execute(f"SET CONSTRAINTS {names} DEFERRED")
             return None if meanwhile is None else meanwhile()

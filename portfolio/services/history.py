@@ -32,6 +32,8 @@ from django.utils.encoding import smart_str
 from portfolio.services.bulk_write import copy_rows, copy_supported
 
 BATCH_SIZE = 2000
+# Instances whose entries `CreatedEntries.build` makes at a time.
+BUILD_CHUNK = 1000
 # The columns each entry fills in itself; every other column takes the batch's template value.
 ENTRY_OWN_COLUMNS = ("object_pk", "object_id", "object_repr", "serialized_data", "changes")
 
@@ -55,10 +57,11 @@ class CreatedEntries:
     def __init__(self, model: type[models.Model], using: str) -> None:
         self.model = model
         self.using = using
+        self.table = LogEntry._meta.db_table  # where the entries go
         self.template = _entry_template(model, using)
         self.copy = copy_supported(using)
         # COPY sends `changes` as text: written as JSON straight away where the model allows.
-        self.differ = (self.copy and create_changes_json(model)) or create_differ(model)
+        self.differ_many = (self.copy and create_changes_json(model)) or _each(create_differ(model))
         self.serialize = auditlog.get_serialize_options(model)["serialize_data"]
         self.additional = callable(getattr(model, "get_additional_data", None))
 
@@ -70,25 +73,30 @@ class CreatedEntries:
         return cls(model, router.db_for_write(LogEntry))
 
     def build(self, instances: Sequence[models.Model]) -> Iterator[tuple[Any, ...]]:
-        """Each saved instance's own entry values (an instance without changes has none), one
-        at a time, so that `write` sends each entry as it is made. The instances must have
-        their primary keys."""
-        differ, template = self.differ, self.template
+        """Each saved instance's own entry values (an instance without changes has none),
+        `BUILD_CHUNK` instances at a time, so that `write` sends the first entries while the
+        next ones are made. The instances must have their primary keys."""
+        differ_many, template = self.differ_many, self.template
         serialize, additional = self.serialize, self.additional
-        for instance in instances:
-            pk = instance.pk
-            if pk is None:
+        for start in range(0, len(instances), BUILD_CHUNK):
+            chunk = instances[start : start + BUILD_CHUNK]
+            pks = [instance.pk for instance in chunk]
+            if None in pks:
                 raise ValueError(f"{self.model.__name__} rows need their primary keys for history.")
-            changes = differ(instance)
-            if not changes:
-                continue
-            yield (
-                pk,
-                str(instance),  # what auditlog's `smart_str` gives an instance
-                LogEntry.objects._get_serialized_data_or_none(instance) if serialize else None,
-                instance.get_additional_data() if additional else template.additional_data,
-                changes,
-            )
+            # What auditlog's `smart_str` gives an instance.
+            texts = map(str, chunk)
+            for instance, pk, text, changes in zip(
+                chunk, pks, texts, differ_many(chunk), strict=True
+            ):
+                if not changes:
+                    continue
+                yield (
+                    pk,
+                    text,
+                    LogEntry.objects._get_serialized_data_or_none(instance) if serialize else None,
+                    instance.get_additional_data() if additional else template.additional_data,
+                    changes,
+                )
 
     def write(
         self, own: Iterable[tuple[Any, ...]], *, meanwhile: Callable[[], T] | None = None
@@ -191,6 +199,10 @@ def _copy_entries(
     )
 
 
+def _each(differ: Differ) -> Callable[[Sequence[models.Model]], list[dict[str, Any] | None]]:
+    return lambda instances: list(map(differ, instances))
+
+
 def create_differ(model: type[models.Model]) -> Differ:
     """A function giving the `changes` auditlog logs for the creation of a `model` instance.
 
@@ -218,36 +230,95 @@ def create_differ(model: type[models.Model]) -> Differ:
     return differ
 
 
-def create_changes_json(model: type[models.Model]) -> Callable[[models.Model], str | None] | None:
-    """`create_differ`'s changes written straight as JSON text, as `json.dumps` writes them
-    (same keys, order and values); None where `create_differ` falls back to auditlog.
+def create_changes_json(
+    model: type[models.Model],
+) -> Callable[[Sequence[models.Model]], list[str | None]] | None:
+    """`create_differ`'s changes of many instances written straight as JSON text, as
+    `json.dumps` writes them (same keys, order and values), one text (or None) per instance;
+    None where `create_differ` falls back to auditlog.
 
     For the `COPY` path, which sends each entry's `changes` as text: building a dict per entry
-    and encoding it again costs more than the database's own work on the entry.
+    and encoding it again costs more than the database's own work on the entry. The text is made
+    a column at a time, so that a column of one plain type is encoded in one step.
     """
     plan = _create_plan(model)
     if plan is None:
         return None
     names, read_all, converters = plan
-    # `"name": [null, ` for each field, encoded once.
-    heads = [f"{encode_json_string(name)}: [null, " for name in names]
+    heads = [
+        f"{encode_json_string(name)}: [null, ".replace("{", "{{").replace("}", "}}")
+        for name in names
+    ]
 
-    def changes_json(instance: models.Model) -> str | None:
-        parts = []
-        for head, value in zip(heads, _values(instance, read_all, converters), strict=True):
-            if value is None:
-                continue
-            kind = type(value)
-            if kind is str:
-                text = encode_json_string(value)
-            elif kind is int:
-                text = int.__repr__(value)
+    def changes_json(instances: Sequence[models.Model]) -> list[str | None]:
+        # Each field's column is looked at once: its values converted, and either left for
+        # `str.format` to write (an int; a Decimal, date or datetime within quotes) or written
+        # as JSON text here. Then one format string per pattern of missing values (a cash
+        # row has no instrument) writes each entry in one call.
+        if not instances:
+            return []
+        columns: list[list[Any]] = []
+        specs: list[str] = []
+        nullable: list[int] = []
+        for at, (convert, values) in enumerate(
+            zip(converters, zip(*map(read_all, instances), strict=True), strict=True)
+        ):
+            column = list(map(convert, values)) if convert is not None else list(values)
+            kinds = set(map(type, column))
+            if _NONE in kinds:
+                nullable.append(at)
+                kinds.discard(_NONE)
+            kind = kinds.pop() if len(kinds) == 1 else None
+            if kind in _JSON_QUOTED:
+                specs.append(f'"{{{at}!s}}"')
             else:
-                text = json.dumps(value)
-            parts.append(f"{head}{text}]")
-        return "{" + ", ".join(parts) + "}" if parts else None
+                specs.append(f"{{{at}}}")
+                if kind is str:
+                    column = [None if v is None else encode_json_string(v) for v in column]
+                elif kind is not int and kinds | {kind} != {None}:
+                    column = [None if v is None else _json_value(v) for v in column]
+            columns.append(column)
+        formats: dict[tuple[bool, ...], Callable[..., str] | None] = {}
+
+        def entry_format(missing: tuple[bool, ...]) -> Callable[..., str] | None:
+            absent = {at for at, none in zip(nullable, missing, strict=True) if none}
+            parts = [f"{heads[at]}{spec}]" for at, spec in enumerate(specs) if at not in absent]
+            return ("{{" + ", ".join(parts) + "}}").format if parts else None
+
+        rows = zip(*columns, strict=True)
+        if not nullable:
+            write = entry_format(())
+            return [write(*row) for row in rows] if write else [None] * len(columns[0])
+        patterns = list(
+            zip(*([value is None for value in columns[at]] for at in nullable), strict=True)
+        )
+        for missing in set(patterns):
+            formats[missing] = entry_format(missing)
+        return [
+            write(*row) if (write := formats[missing]) else None
+            for row, missing in zip(rows, patterns, strict=True)
+        ]
 
     return changes_json
+
+
+_NONE = type(None)
+# `str()` of these writes only digits, signs, letters, ".", ":" and spaces, none of which JSON
+# escapes: `"<str(value)>"` is their JSON text.
+_JSON_QUOTED = frozenset({Decimal, date, datetime})
+
+
+def _json_value(value: Any) -> str:
+    """One value as `json.dumps` writes what auditlog's diff logs for it."""
+    kind = type(value)
+    if kind is str:
+        return encode_json_string(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind in _JSON_QUOTED:
+        return f'"{value!s}"'
+    # What auditlog's `smart_str` gives a value that is not a JSON primitive.
+    return json.dumps(value if is_primitive(value) else smart_str(value))
 
 
 def _create_plan(model: type[models.Model]) -> tuple[list[str], Any, list] | None:

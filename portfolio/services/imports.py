@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from operator import attrgetter
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -43,10 +44,12 @@ from portfolio.models import (
 )
 from portfolio.services.ledger import (
     TransactionInput,
+    column_passes,
     instrument_resolve,
     transactions_bulk_create,
 )
 from trading_lab.exceptions import ApplicationError
+from trading_lab.gc_pause import gc_paused
 
 IMPORT_MAX_BYTES = 25 * 1024 * 1024
 JOB_TYPE = "transactions_import"
@@ -106,10 +109,17 @@ MINOR_CURRENCIES = {
 }
 TYPES = tuple(TransactionType.values)
 CASH_TYPES = frozenset(TYPES) - frozenset(INSTRUMENT_TYPES)
-# The model's own digit and length validators, looked up once rather than per row.
-_COLUMN_VALIDATORS = {
-    name: tuple(Transaction._meta.get_field(name).validators)
+# The Transaction columns whose own limits (digits, length) an imported value must keep: the
+# field and the type of its values; and the model's own validators, looked up once.
+_LIMITED_COLUMNS = {
+    name: (
+        Transaction._meta.get_field(name),
+        Decimal if name not in ("notes", "external_id") else str,
+    )
     for name in ("quantity", "price", "fee", "fx_rate", "notes", "external_id")
+}
+_COLUMN_VALIDATORS = {
+    name: tuple(field.validators) for name, (field, _) in _LIMITED_COLUMNS.items()
 }
 SYMBOL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .\-_^=/:&+]*$")
 SYMBOL_MAX = Instrument._meta.get_field("symbol").max_length
@@ -421,14 +431,10 @@ def _parse(content: bytes, filename: str) -> tuple[str, list[_RawRow]]:
 class _RowChecker:
     """Turns one raw row into an ImportRow, collecting every problem it has."""
 
-    def __init__(
-        self, raw: _RawRow, *, today: date, memo: dict[tuple[str, Any], str | None] | None = None
-    ) -> None:
+    def __init__(self, raw: _RawRow, *, today: date) -> None:
         self.raw = raw
         self.today = today
         self.issues: list[ImportIssue] = []
-        # The column checks' verdicts by value, shared by the rows of one file.
-        self.memo = {} if memo is None else memo
 
     def issue(self, column: str, message: str) -> None:
         self.issues.append(
@@ -477,25 +483,6 @@ class _RowChecker:
             self.issue(column, f"“{value}” is not a number{hint}.")
             return None
         return number
-
-    def model_value(self, column: str, value: Any) -> Any:
-        """Check `value` against the Transaction column's own limits (digits, length)."""
-        # A Decimal's text keeps its exponent: 1.0 and 1.00 are equal but not the same digits.
-        key = (column, str(value) if isinstance(value, Decimal) else value)
-        try:
-            problem = self.memo[key]
-        except KeyError:
-            problem = None
-            try:
-                for validator in _COLUMN_VALIDATORS[column]:
-                    validator(value)
-            except ValidationError as exc:
-                problem = " ".join(exc.messages)
-            self.memo[key] = problem
-        if problem is not None:
-            self.issue(column, problem)
-            return None
-        return value
 
     def day(self) -> date | None:
         value = self.raw.values.get("date")
@@ -596,8 +583,9 @@ class _RowChecker:
         if fee is not None and fee < 0 and self.raw.negative_fee:
             fee = -fee
         fee = fee if fee is not None else Decimal(0)
-        price = price / minor if price is not None else None
-        fee = fee / minor
+        if minor != 1:  # a price in pence or cents: in the currency's major unit
+            price = price / minor if price is not None else None
+            fee = fee / minor
         if fee < 0:
             self.issue("fee", "cannot be negative.")
         if kind in INSTRUMENT_TYPES:
@@ -610,14 +598,8 @@ class _RowChecker:
             self.issue("fx_rate", "must be greater than 0.")
         if self.issues or kind is None or day is None or quantity is None or price is None:
             return None
-        quantity = self.model_value("quantity", quantity)
-        price = self.model_value("price", price)
-        fee = self.model_value("fee", fee)
-        fx_rate = self.model_value("fx_rate", fx_rate) if fx_rate is not None else None
-        notes = self.model_value("notes", self.text("notes") or self._profile_note(kind))
-        external_id = self.model_value("external_id", self.text("external_id"))
-        if self.issues:
-            return None
+        # The columns' own limits (digits, length) are checked for all rows at once, by
+        # `_within_column_limits`, which also gives a row without an external id its own.
         row = ImportRow(
             row=self.raw.row,
             type=kind,
@@ -629,14 +611,12 @@ class _RowChecker:
             fee=fee,
             currency=currency,
             fx_rate=fx_rate,
-            notes=notes or "",
-            external_id=external_id or "",
+            notes=self.text("notes") or self._profile_note(kind),
+            external_id=self.text("external_id"),
             asset_class=AssetClass.OTHER if data_source == "MANUAL" else None,
             name=self.raw.profile_name,
             labels=self.raw.labels,
         )
-        if not row.external_id:
-            row.external_id = _content_id(row)
         return row
 
     def _profile_note(self, kind: str) -> str:
@@ -739,19 +719,74 @@ def _existing_ids(portfolio: Portfolio, ids: Iterable[str]) -> set[str]:
     return found
 
 
+def _column_problem(column: str, value: Any) -> str | None:
+    """What the Transaction column's own validators (digits, length) say of `value`."""
+    try:
+        for validator in _COLUMN_VALIDATORS[column]:
+            validator(value)
+    except ValidationError as exc:
+        return " ".join(exc.messages)
+    return None
+
+
+def _within_column_limits(rows: list[ImportRow], report: ImportReport) -> list[ImportRow]:
+    """The rows whose values fit their Transaction columns; each other row's problems go to
+    the report, in row order among the others. A row without an external id gets its own.
+
+    A column whose values all fit is checked in a few whole-column steps (`column_passes`);
+    only a column with a value that does not is checked value by value, for the messages.
+    """
+    label = _label(report.format)
+    problems: dict[int, list[ImportIssue]] = {}
+    for column, (model_field, plain) in _LIMITED_COLUMNS.items():
+        values = list(map(attrgetter(column), rows))
+        # An fx_rate may be left to the ledger.
+        present = [value for value in values if value is not None] if None in values else values
+        if not present or column_passes(model_field, present, plain):
+            continue
+        verdicts: dict[Any, str | None] = {}
+        for position, value in enumerate(values):
+            if value is None:
+                continue
+            # A Decimal's text keeps its exponent: 1.0 and 1.00 are equal, not the same digits.
+            key = str(value) if type(value) is Decimal else value
+            if key not in verdicts:
+                verdicts[key] = _column_problem(column, value)
+            if verdicts[key] is not None:
+                problems.setdefault(position, []).append(
+                    ImportIssue(
+                        row=rows[position].row,
+                        field=column,
+                        message=verdicts[key],
+                        label=label,
+                        source=rows[position].labels.get(column, ""),
+                    )
+                )
+    if problems:
+        for position in sorted(problems):
+            report.errors.extend(problems[position])
+        # Stable: each row's own problems keep their order.
+        report.errors.sort(key=attrgetter("row"))
+        rows = [row for position, row in enumerate(rows) if position not in problems]
+    for row in rows:
+        if not row.external_id:
+            row.external_id = _content_id(row)
+    return rows
+
+
 def _check_rows(
     *, portfolio: Portfolio, fmt: str, raw_rows: list[_RawRow], dry_run: bool
 ) -> ImportReport:
     report = ImportReport(format=fmt, dry_run=dry_run, total_rows=len(raw_rows))
     today = timezone.localdate()
-    memo: dict[tuple[str, Any], str | None] = {}
     checked: list[ImportRow] = []
     for raw in raw_rows:
-        checker = _RowChecker(raw, today=today, memo=memo)
+        checker = _RowChecker(raw, today=today)
         row = checker.check()
         report.errors.extend(checker.issues)
         if row is not None:
             checked.append(row)
+    checked = _within_column_limits(checked, report)
     existing = _existing_ids(portfolio, (row.external_id for row in checked))
     first_seen: dict[str, int] = {}
     for row in checked:
@@ -917,6 +952,7 @@ def _label(fmt: str) -> str:
     return {"csv": "line", "ghostfolio": "activity", "json": "transaction"}[fmt]
 
 
+@gc_paused()
 def transactions_import(
     *,
     user: Any,

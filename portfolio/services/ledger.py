@@ -15,6 +15,7 @@ from operator import attrgetter
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import DecimalValidator, MaxLengthValidator
 from django.db import IntegrityError, models, router
 from django.db import transaction as db_transaction
 from django.db.models import F
@@ -50,10 +51,16 @@ from portfolio.selectors import (
     ledger_records,
     quantize,
 )
-from portfolio.services.bulk_write import copy_rows, copy_supported, sequence_take
+from portfolio.services.bulk_write import (
+    constraints_check,
+    copy_rows,
+    copy_supported,
+    sequence_take,
+)
 from portfolio.services.history import CreatedEntries
 from trading_lab.decimals import RATE
 from trading_lab.exceptions import ApplicationError
+from trading_lab.gc_pause import gc_paused
 
 INVALID = "Invalid input."
 PORTFOLIO_FIELDS = ("name", "base_currency", "description", "config")
@@ -341,6 +348,57 @@ def _value_key(value: Any) -> Any:
     return value if kind is str else str(value) if kind is Decimal else (kind, value)
 
 
+# Types whose equal values are the same value to a field's checks (unlike Decimal: 1.0 and 1.00):
+# a column of one of them is its own list of keys.
+_SELF_KEYED = frozenset({str, int, date, type(None)})
+
+
+def _value_keys(values: list) -> list:
+    """`_value_key` of each value; a column of one type (the usual case) in one step."""
+    kinds = set(map(type, values))
+    if len(kinds) == 1:
+        kind = kinds.pop()
+        if kind in _SELF_KEYED:
+            return values
+        if kind is Decimal:
+            return list(map(str, values))
+    return [_value_key(value) for value in values]
+
+
+def column_passes(field: models.Field, values: list, plain: type) -> bool:
+    """Whether every value, all of the field's plain type, surely passes `field.clean`
+    unchanged, found with a few whole-column steps (a False is not a refusal: each value is
+    then checked on its own).
+
+    For the validators a transaction's columns have: `MaxLengthValidator` (the longest value) and
+    `DecimalValidator`. A finite Decimal passes the latter exactly when it has at most
+    `decimal_places` decimals (its exponent) and fewer whole digits than `max_digits -
+    decimal_places` (its size); Django also counts digits in all, which these two bound.
+    """
+    if set(map(type, values)) != {plain}:
+        return False
+    if plain is Decimal:
+        if not all(map(Decimal.is_finite, values)):
+            return False
+    elif plain is str and not field.blank and "" in values:
+        return False
+    for validator in field.validators:
+        kind = type(validator)
+        if kind is MaxLengthValidator and type(validator.limit_value) is int:
+            if max(map(len, values)) > validator.limit_value:
+                return False
+        elif kind is DecimalValidator and plain is Decimal:
+            places, digits = validator.decimal_places, validator.max_digits
+            if places is None or digits is None or digits <= places:
+                return False
+            exponents = map(attrgetter("exponent"), map(Decimal.as_tuple, values))
+            if min(exponents) < -places or max(map(abs, values)) >= 10 ** (digits - places):
+                return False
+        else:
+            return False
+    return True
+
+
 class _FieldChecker:
     """`full_clean(exclude=..., validate_unique=False, validate_constraints=False)` for many rows.
 
@@ -375,8 +433,10 @@ class _FieldChecker:
         found: dict[int, dict[str, list]] = {}
         for field, memo, plain in self.fields:
             values = list(map(attrgetter(field.attname), objs))
+            if plain is not None and values and column_passes(field, values, plain):
+                continue
             try:
-                keys = [_value_key(value) for value in values]
+                keys = _value_keys(values)
                 # Each distinct value at one of its rows.
                 at = dict(zip(keys, range(len(keys)), strict=True))
             except TypeError:  # an unhashable value: each one checked
@@ -459,8 +519,14 @@ def _insert(
     now = timezone.now()
     rows: list[Transaction] = []
     # Ids, numbers, text and dates: psycopg adapts them as Django's PostgreSQL backend would
-    # (its adapt_*_value functions pass these through unchanged).
-    read = attrgetter(*[field.attname for field in meta.concrete_fields])
+    # (its adapt_*_value functions pass these through unchanged). The timestamps, the same for
+    # every row, go last and as ISO 8601 text written once: adapting a datetime costs psycopg
+    # more than the rest of a row.
+    stamped = ("created_at", "updated_at")
+    fields = [field for field in meta.concrete_fields if field.attname not in stamped]
+    fields += [meta.get_field(name) for name in stamped]
+    read = attrgetter(*[field.attname for field in fields[: -len(stamped)]])
+    stamps = (now.isoformat(),) * len(stamped)
 
     def stream() -> Iterator[tuple[Any, ...]]:
         for chunk in checked:
@@ -471,12 +537,12 @@ def _insert(
                 txn._state.adding = False
                 txn._state.db = using
                 rows.append(txn)
-                yield read(txn)
+                yield read(txn) + stamps
 
     copy_rows(
         using=using,
         table=meta.db_table,
-        columns=[field.column for field in meta.concrete_fields],
+        columns=[field.column for field in fields],
         rows=stream(),
         meanwhile=finish,
     )
@@ -849,6 +915,7 @@ def _checked_rows(
         yield rows
 
 
+@gc_paused()
 def transactions_bulk_create(
     *,
     portfolio: Portfolio,
@@ -922,8 +989,17 @@ def transactions_bulk_create(
             except engine.EngineValidationError as exc:
                 return exc
 
+        # The history entries are built while the server takes them; then the new rows' and
+        # entries' foreign keys are checked while the ledger is folded, which leaves the commit
+        # little to do.
         history = CreatedEntries.for_model(Transaction)
-        derived = fold() if history is None else history.write(history.build(rows), meanwhile=fold)
+        if history is not None:
+            history.write(history.build(rows))
+        derived = constraints_check(
+            using=router.db_for_write(Transaction),
+            tables=[Transaction._meta.db_table, *([] if history is None else [history.table])],
+            meanwhile=fold,
+        )
         if isinstance(derived, engine.EngineValidationError):
             raise _engine_error(derived) from derived
         _write_derived(locked, derived)

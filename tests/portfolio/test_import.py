@@ -361,3 +361,41 @@ def test_a_refused_big_import_fails_its_job_with_the_rows_in_the_error(user, por
     assert 'Line 5, column "type"' in job.error
     assert "content" not in job.params
     assert Transaction.objects.count() == 0
+
+
+def test_prices_in_pence_become_pounds(user):
+    """A price and fee quoted in a minor unit (GBp, pence) are stored in the major unit."""
+    pounds = portfolio_create(user=user, name="Pounds", base_currency="GBP")
+    text = "date,type,symbol,quantity,price,fee,currency\n" + f"{D},BUY,VOD,10,1250,100,GBp\n"
+
+    report = run(user, pounds, text)
+
+    assert report.ok, report.errors
+    txn = Transaction.objects.get(portfolio=pounds)
+    assert (txn.currency, txn.price, txn.fee) == ("GBP", Decimal("12.5"), Decimal(1))
+    assert txn.instrument.currency == "GBP"
+
+
+def test_column_limits_and_row_checks_are_reported_in_row_order(user, portfolio):
+    """The columns' own limits are checked for all rows at once, after each row's checks;
+    the errors still come in row order, each row's in its columns' order."""
+    header = "date,type,symbol,quantity,price,fee,currency,notes,external_id\n"
+    rows = [
+        f"{D},BUY,ACME,1,10.12345678901,0,USD,,ok-1",  # line 2: more decimals than the column
+        "32/01/2024,BUY,ACME,1,10,0,USD,,ok-2",  # line 3: not a date
+        f"{D},BUY,ACME,1,10,0,USD,,{'x' * 201}",  # line 4: a longer id than the column
+        f"{D},BUY,ACME,1E+25,10.12345678901,0,USD,,ok-4",  # line 5: two columns over
+        f"{D},BUY,ACME,1,10,0,USD,,ok-5",
+    ]
+
+    report = run(user, portfolio, header + "\n".join(rows) + "\n", dry_run=True)
+
+    assert [(issue.row, issue.field) for issue in report.errors] == [
+        (2, "price"),
+        (3, "date"),
+        (4, "external_id"),
+        (5, "quantity"),
+        (5, "price"),
+    ]
+    assert "decimal places" in report.errors[0].message
+    assert "200 characters" in report.errors[2].message

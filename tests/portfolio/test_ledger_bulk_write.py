@@ -5,6 +5,7 @@ own, and the batch field checks against the model's full_clean.
 """
 
 import json
+import time
 from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -13,18 +14,26 @@ import pytest
 from auditlog.context import set_extra_data
 from auditlog.diff import model_instance_diff
 from auditlog.models import LogEntry
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import connection
+from django.db import IntegrityError, connection, models
 from django.db import transaction as db_transaction
 from django.db.models.signals import post_init
 from django.forms.models import model_to_dict
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from portfolio.models import Holding, Portfolio, PortfolioSnapshot, Transaction, TransactionType
 from portfolio.selectors import ledger_derive, ledger_records
 from portfolio.services import TransactionInput, transactions_bulk_create
 from portfolio.services import history as history_module
 from portfolio.services import ledger as ledger_module
-from portfolio.services.bulk_write import ConnectionBusyError, copy_rows, sequence_take
+from portfolio.services.bulk_write import (
+    ConnectionBusyError,
+    constraints_check,
+    copy_rows,
+    sequence_take,
+)
 from portfolio.services.history import create_changes_json, create_differ
 from portfolio.services.imports import transactions_import
 from tests.factories import FxRateFactory, InstrumentFactory, PortfolioFactory, PriceBarFactory
@@ -192,9 +201,18 @@ def test_the_changes_json_is_the_diffs_json(user, market):
     rows = transactions_bulk_create(portfolio=portfolio, inputs=_inputs(*market, prefix="j-"))
     for instance in [*rows, portfolio, usd]:
         expected = create_differ(type(instance))(instance)
-        assert create_changes_json(type(instance))(instance) == json.dumps(expected)
+        assert create_changes_json(type(instance))([instance]) == [json.dumps(expected)]
+    # Written a column at a time: the rows together give what each gives alone, a column with
+    # and without values (the cash rows' instrument) and with mixed types included.
+    differ = create_differ(Transaction)
+    assert any(row.instrument_id is None for row in rows)
+    assert any(row.instrument_id is not None for row in rows)
+    assert create_changes_json(Transaction)(rows) == [json.dumps(differ(row)) for row in rows]
+    rows[0].notes, rows[1].notes = 7, True  # not what the form gives, but what a diff logs
+    assert create_changes_json(Transaction)(rows) == [json.dumps(differ(row)) for row in rows]
+    assert create_changes_json(Transaction)([]) == []
     # Escapes too: quotes, tabs, backslashes, newlines and non-ASCII text in the notes.
-    assert "\\\\back\\nslash" in create_changes_json(Transaction)(rows[2])
+    assert "\\\\back\\nslash" in create_changes_json(Transaction)([rows[2]])[0]
 
 
 def test_the_changes_json_is_left_to_auditlog_where_the_diff_is(settings):
@@ -282,6 +300,63 @@ def test_the_quick_field_checks_give_full_cleans_errors(user, field, value):
     refused = checker.clean_many([txn])
     assert refused == {0: expected.value.extra}
     assert field in refused[0]
+
+
+_SHAPES = [(30, 8), (20, 8), (12, 2), (5, 0), (3, 2), (2, 2)]
+
+
+@st.composite
+def _column(draw):
+    """A column's (max_digits, decimal_places) and values near its limits: coefficients of up
+    to a few digits more than it keeps, exponents a few places either side of its own."""
+    digits, places = draw(st.sampled_from(_SHAPES))
+    value = st.builds(
+        lambda sign, coefficient, exponent: Decimal((sign, tuple(coefficient), exponent)),
+        st.integers(0, 1),
+        st.lists(st.integers(0, 9), min_size=1, max_size=digits + 3),
+        st.integers(-places - 3, digits - places + 2),
+    )
+    return digits, places, draw(st.lists(value, min_size=1, max_size=3))
+
+
+@given(column=_column())
+# The edges: the largest size and one past it, a zero, trailing zeros past the places.
+@example(column=(12, 2, [D("9999999999.99"), D("1E+10")]))
+@example(column=(12, 2, [D("9999999999.99")]))
+@example(column=(3, 2, [D("0"), D("0.00"), D("0E+2")]))
+@example(column=(2, 2, [D("0.5")]))
+@example(column=(20, 8, [D("1.000000000")]))
+def test_the_whole_column_decimal_check_agrees_with_the_fields_clean(column):
+    """A column passes at once exactly when each value passes `clean` (Django's own
+    `DecimalValidator`); where a column's digits are all decimals, it never claims a pass."""
+    digits, places, values = column
+    field = models.DecimalField(max_digits=digits, decimal_places=places)
+
+    def cleans(value):
+        try:
+            field.clean(value, None)
+        except ValidationError:
+            return False
+        return True
+
+    passes = ledger_module.column_passes(field, values, Decimal)
+    if digits > places:
+        assert passes == all(map(cleans, values))
+    else:
+        assert not passes
+
+
+def test_the_whole_column_checks_leave_other_columns_to_each_value():
+    field = Transaction._meta.get_field("external_id")
+    assert ledger_module.column_passes(field, ["a", "b" * 200], str)
+    assert not ledger_module.column_passes(field, ["a", "b" * 201], str)
+    assert not ledger_module.column_passes(field, ["a", 1], str)  # not all text
+    currency = Transaction._meta.get_field("currency")  # a validator of its own
+    assert not ledger_module.column_passes(currency, ["USD"], str)
+    price = Transaction._meta.get_field("price")
+    assert not ledger_module.column_passes(price, [D(1), D("NaN")], Decimal)
+    required = models.CharField(max_length=5)
+    assert not ledger_module.column_passes(required, ["a", ""], str)
 
 
 def test_the_quick_field_checks_keep_what_full_clean_keeps(user):
@@ -409,6 +484,90 @@ def test_work_run_during_a_copy_cannot_query_and_a_failure_cancels_the_copy():
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM copy_scratch")
         assert cursor.fetchone() == (0,)
+
+
+def _scratch_with_a_deferred_key() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE fk_parent (id integer PRIMARY KEY)")
+        cursor.execute("INSERT INTO fk_parent VALUES (1)")
+        cursor.execute(
+            "CREATE TEMPORARY TABLE fk_scratch (parent integer REFERENCES fk_parent (id) "
+            "DEFERRABLE INITIALLY DEFERRED)"
+        )
+
+
+def _scratch_insert(parent: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO fk_scratch VALUES (%s)", [parent])
+
+
+@pytest.mark.postgres
+def test_deferred_key_checks_run_on_the_server_while_other_work_runs():
+    """The checks are on the server before `meanwhile` ends (another session sees them as this
+    one's latest statement), a violation is an IntegrityError, and the keys are deferred
+    again afterwards."""
+    import psycopg
+
+    _scratch_with_a_deferred_key()
+    _scratch_insert(1)
+    pid = connection.connection.info.backend_pid
+    seen = []
+
+    def watch() -> str:
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+            for _ in range(100):
+                (latest,) = other.execute(
+                    "SELECT query FROM pg_stat_activity WHERE pid = %s", [pid]
+                ).fetchone()
+                if "SET CONSTRAINTS" in latest:
+                    seen.append(latest)
+                    break
+                time.sleep(0.05)
+        return "folded"
+
+    assert constraints_check(using="default", tables=["fk_scratch"], meanwhile=watch) == "folded"
+    assert seen, "the checks were not sent before the work run meanwhile ended"
+    inserted = []
+
+    def orphan_then_check() -> None:
+        _scratch_insert(2)  # no such parent
+        inserted.append(2)  # deferred again: no error yet
+        constraints_check(using="default", tables=["fk_scratch"], meanwhile=lambda: None)
+
+    with pytest.raises(IntegrityError), db_transaction.atomic():
+        orphan_then_check()
+    assert inserted == [2]
+
+
+@pytest.mark.postgres
+def test_work_run_during_the_key_checks_cannot_query(user):
+    PortfolioFactory(user=user)
+    _scratch_with_a_deferred_key()
+    _scratch_insert(1)
+    with pytest.raises(ConnectionBusyError), db_transaction.atomic():
+        constraints_check(
+            using="default", tables=["fk_scratch"], meanwhile=lambda: Portfolio.objects.count()
+        )
+    assert Portfolio.objects.filter(user=user).count() == 1  # the connection still works
+
+
+def test_key_checks_of_tables_without_deferred_keys_only_run_the_other_work():
+    # SQLite has no `SET CONSTRAINTS`; on PostgreSQL, LogEntry's table has deferred keys and a
+    # table of none has nothing to check.
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE plain_scratch (n integer)")
+    assert constraints_check(using="default", tables=["plain_scratch"], meanwhile=lambda: 7) == 7
+    assert constraints_check(using="default", tables=["plain_scratch"]) is None
+
+
+def test_bulk_rows_store_the_timestamps_they_hold(user, market):
+    """The COPY sends the timestamps as text: the stored instants are the rows' own."""
+    portfolio = PortfolioFactory(user=user)
+    rows = transactions_bulk_create(portfolio=portfolio, inputs=_inputs(*market, prefix="t-"))
+    stored = Transaction.objects.filter(portfolio=portfolio).values_list(
+        "pk", "created_at", "updated_at"
+    )
+    assert {(t.pk, t.created_at, t.updated_at) for t in rows} == set(stored)
 
 
 def test_inputs_checked_a_chunk_at_a_time_are_refused_together(user, market, monkeypatch):
