@@ -99,7 +99,8 @@ def constraints_check(
     100,000 new rows would otherwise run in the commit, with the client waiting. The statements
     go out in psycopg's pipeline mode, which sends them without waiting for their end; their
     outcome (a violation is an `IntegrityError`) is read once `meanwhile` is done. The
-    constraints are deferred again afterwards. `meanwhile` must not query the database
+    constraints are deferred again afterwards. For use inside a transaction (outside one,
+    nothing waits for a commit). `meanwhile` must not query the database
     (`ConnectionBusyError`). On other databases `meanwhile` just runs.
     """
     if not copy_supported(using):

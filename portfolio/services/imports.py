@@ -335,7 +335,7 @@ def _csv_rows(content: bytes) -> list[_RawRow]:
                 for key, value in row.values.items()
             }
             if guarded
-            else dict(row.values),
+            else row.values,
             labels=labels,
             negative_fee=negative_fee,
         )
@@ -540,14 +540,9 @@ class _RowChecker:
             if kind is not None:
                 self.issue("symbol", f"a symbol is required for a {kind}.")
             return ""
-        if len(text) > SYMBOL_MAX:
-            self.issue("symbol", f"“{text}” is longer than {SYMBOL_MAX} characters.")
-            return ""
-        if not SYMBOL_PATTERN.match(text):
-            self.issue(
-                "symbol",
-                f"“{text}” is not a symbol; use letters, digits, spaces and . - _ ^ = / : & +.",
-            )
+        problem = _symbol_problem(text)
+        if problem is not None:
+            self.issue("symbol", problem)
             return ""
         return text
 
@@ -646,6 +641,15 @@ class _RowChecker:
         return quantity, price, fee
 
 
+@functools.lru_cache(maxsize=4096)  # a file names few symbols, each on many rows
+def _symbol_problem(text: str) -> str | None:
+    if len(text) > SYMBOL_MAX:
+        return f"“{text}” is longer than {SYMBOL_MAX} characters."
+    if not SYMBOL_PATTERN.match(text):
+        return f"“{text}” is not a symbol; use letters, digits, spaces and . - _ ^ = / : & +."
+    return None
+
+
 @functools.cache
 def _is_currency(code: str) -> bool:
     try:
@@ -740,8 +744,7 @@ def _within_column_limits(rows: list[ImportRow], report: ImportReport) -> list[I
     problems: dict[int, list[ImportIssue]] = {}
     for column, (model_field, plain) in _LIMITED_COLUMNS.items():
         values = list(map(attrgetter(column), rows))
-        # An fx_rate may be left to the ledger.
-        present = [value for value in values if value is not None] if None in values else values
+        present = [value for value in values if value is not None]  # an fx_rate left to the ledger
         if not present or column_passes(model_field, present, plain):
             continue
         verdicts: dict[Any, str | None] = {}
