@@ -43,6 +43,7 @@ from portfolio.models import (
     TransactionType,
 )
 from portfolio.services.ledger import (
+    PRECHECKABLE,
     TransactionInput,
     column_passes,
     instrument_resolve,
@@ -742,6 +743,9 @@ def _within_column_limits(rows: list[ImportRow], report: ImportReport) -> list[I
     """
     label = _label(report.format)
     problems: dict[int, list[ImportIssue]] = {}
+    for row in rows:  # first, so that every external id is checked
+        if not row.external_id:
+            row.external_id = _content_id(row)
     for column, (model_field, plain) in _LIMITED_COLUMNS.items():
         values = list(map(attrgetter(column), rows))
         present = [value for value in values if value is not None]  # an fx_rate left to the ledger
@@ -771,9 +775,6 @@ def _within_column_limits(rows: list[ImportRow], report: ImportReport) -> list[I
         # Stable: each row's own problems keep their order.
         report.errors.sort(key=attrgetter("row"))
         rows = [row for position, row in enumerate(rows) if position not in problems]
-    for row in rows:
-        if not row.external_id:
-            row.external_id = _content_id(row)
     return rows
 
 
@@ -938,7 +939,11 @@ def _write(
             if inputs:
                 try:
                     created = transactions_bulk_create(
-                        portfolio=portfolio, inputs=inputs, request=request
+                        portfolio=portfolio,
+                        inputs=inputs,
+                        request=request,
+                        # `_within_column_limits` ran these columns' validators.
+                        prechecked=PRECHECKABLE,
                     )
                 except ApplicationError as exc:
                     report.errors.extend(_ledger_issues(exc, report.to_add, label))

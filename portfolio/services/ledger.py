@@ -7,7 +7,7 @@ the engine's (`portfolio.engine`); this module only feeds it and stores what it 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Context, Decimal
@@ -866,6 +866,10 @@ def transaction_delete(*, transaction: Transaction, request: HttpRequest | None 
         )
 
 
+# Columns whose input values reach the row unchanged (`_filled` passes them through), so a
+# caller can check them with the field's validators itself (`transactions_bulk_create`).
+PRECHECKABLE = frozenset({"quantity", "price", "fee", "notes", "external_id"})
+
 # Rows checked, then sent to the server, at a time: the server takes one chunk while the next
 # is checked.
 CHECK_CHUNK = 5000
@@ -879,6 +883,7 @@ def _checked_rows(
     today: date,
     known: set[str],
     errors: dict[int, dict[str, list[str]]],
+    prechecked: Collection[str] = (),
 ) -> Iterator[list[Transaction]]:
     """The inputs as new rows of `portfolio`, checked, `CHECK_CHUNK` at a time.
 
@@ -887,7 +892,7 @@ def _checked_rows(
     Foreign keys were checked by `_filled`; constraints come back from the engine and the
     external id check, without a query per row. Queries nothing itself.
     """
-    checker = _FieldChecker(Transaction, exclude=("portfolio", "instrument"))
+    checker = _FieldChecker(Transaction, exclude=("portfolio", "instrument", *prechecked))
     rates: dict[tuple[str, date], Decimal] = {}
     signals = _init_signals_received()
     for start in range(0, len(inputs), CHECK_CHUNK):
@@ -921,13 +926,20 @@ def transactions_bulk_create(
     portfolio: Portfolio,
     inputs: list[TransactionInput],
     request: HttpRequest | None = None,
+    prechecked: Collection[str] = (),
 ) -> list[Transaction]:
     """Add many transactions at once, all or nothing, with one recompute at the end.
 
     Errors are keyed by the input's 0-based position (`"3.quantity"`); an `external_id` already
     in the portfolio, or repeated in `inputs`, is an error (the import service filters first).
     The rows are inserted in bulk, each with the CREATE history entry a save would have logged.
+
+    `prechecked` names columns (of `PRECHECKABLE`) whose input values the caller has already
+    run through the Transaction field's own validators, as the import does to report them with
+    a file's other errors; they are not run again. Every other check still runs.
     """
+    if not set(prechecked) <= PRECHECKABLE:
+        raise ValueError(f"Only {sorted(PRECHECKABLE)} can be checked by the caller.")
     if not inputs:
         return []
     with db_transaction.atomic():
@@ -949,7 +961,9 @@ def transactions_bulk_create(
             end=max(valid_dates, default=today),
         )
         errors: dict[int, dict[str, list[str]]] = {}
-        checked = _checked_rows(locked, inputs, fx=fx, today=today, known=known, errors=errors)
+        checked = _checked_rows(
+            locked, inputs, fx=fx, today=today, known=known, errors=errors, prechecked=prechecked
+        )
         # The ledger before this write, read once: with the new rows, the recompute's input.
         # What its fold reads besides (prices, FX rates, splits) is read before the inserts,
         # for every instrument, currency and date the inputs name.

@@ -560,6 +560,28 @@ def test_key_checks_of_tables_without_deferred_keys_only_run_the_other_work():
     assert constraints_check(using="default", tables=["plain_scratch"]) is None
 
 
+def test_only_columns_that_reach_the_row_unchanged_can_be_checked_by_the_caller(user, market):
+    portfolio = PortfolioFactory(user=user)
+    with pytest.raises(ValueError, match="can be checked by the caller"):
+        transactions_bulk_create(
+            portfolio=portfolio, inputs=_inputs(*market, prefix="p-"), prechecked={"fx_rate"}
+        )
+    rows = transactions_bulk_create(
+        portfolio=portfolio,
+        inputs=_inputs(*market, prefix="p-"),
+        prechecked=ledger_module.PRECHECKABLE,
+    )
+    # The columns left to the ledger are still checked: a bad type is refused.
+    bad = _inputs(*market, prefix="q-")
+    bad[0].type = "SWAP"
+    with pytest.raises(ApplicationError) as caught:
+        transactions_bulk_create(
+            portfolio=portfolio, inputs=bad, prechecked=ledger_module.PRECHECKABLE
+        )
+    assert "type" in caught.value.extra["0"]
+    assert len(rows) == 5
+
+
 def test_bulk_rows_store_the_timestamps_they_hold(user, market):
     """The COPY sends the timestamps as text: the stored instants are the rows' own."""
     portfolio = PortfolioFactory(user=user)
