@@ -268,14 +268,15 @@ def create_changes_json(
             if _NONE in kinds:
                 nullable.append(at)
                 kinds.discard(_NONE)
-            kind = kinds.pop() if len(kinds) == 1 else None
+            # The column's one type (None aside), if it has one.
+            kind = next(iter(kinds)) if len(kinds) == 1 else None
             if kind in _JSON_QUOTED:
                 specs.append(f'"{{{at}!s}}"')
             else:
                 specs.append(f"{{{at}}}")
                 if kind is str:
                     column = [None if v is None else encode_json_string(v) for v in column]
-                elif kind is not int and kinds | {kind} != {None}:
+                elif kinds and kind is not int:  # several types, or one without a shortcut
                     column = [None if v is None else _json_value(v) for v in column]
             columns.append(column)
         formats: dict[tuple[bool, ...], Callable[..., str] | None] = {}
@@ -288,7 +289,7 @@ def create_changes_json(
         rows = zip(*columns, strict=True)
         if not nullable:
             write = entry_format(())
-            return [write(*row) for row in rows] if write else [None] * len(columns[0])
+            return [write(*row) for row in rows] if write else [None] * len(instances)
         patterns = list(
             zip(*([value is None for value in columns[at]] for at in nullable), strict=True)
         )
