@@ -201,8 +201,14 @@ def test_killing_scheduler_and_worker_at_random_moments_loses_and_duplicates_not
                 kill(processes[name])
                 kills += 1
                 processes[name] = scheduler() if name == "scheduler" else worker()
+        # One stop long enough to lose slots however fast the machine restarts a process
+        # (a restart within a tick's second loses none): the scheduler is down for 2.5 s.
+        kill(processes["scheduler"])
+        kills += 1
+        time.sleep(2.5)
+        processes["scheduler"] = scheduler()
         # A calm end: both run for a while, then die the same way.
-        time.sleep(4)
+        time.sleep(5)
     finally:
         mover.stop.set()
         mover.join()
