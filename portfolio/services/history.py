@@ -318,8 +318,7 @@ def _json_value(value: Any) -> str:
         return int.__repr__(value)
     if kind in _JSON_QUOTED:
         return f'"{value!s}"'
-    # What auditlog's `smart_str` gives a value that is not a JSON primitive.
-    return json.dumps(value if is_primitive(value) else smart_str(value))
+    return json.dumps(_logged(value))
 
 
 def _create_plan(model: type[models.Model]) -> tuple[list[str], Any, list] | None:
@@ -349,15 +348,19 @@ def _values(instance: models.Model, read_all: Any, converters: list) -> list[Any
     for value, convert in zip(read_all(instance), converters, strict=True):
         if convert is not None:
             value = convert(value)
-        if value is not None:
-            kind = type(value)
-            # What auditlog's `smart_str` gives these (none is a JSON primitive), without it.
-            if kind is Decimal or kind is date or kind is datetime:
-                value = str(value)
-            elif kind is not str and kind is not int and not is_primitive(value):
-                value = smart_str(value)
-        values.append(value)
+        values.append(None if value is None else _logged(value))
     return values
+
+
+def _logged(value: Any) -> Any:
+    """What auditlog's diff logs for a value: a JSON primitive as it is, anything else as
+    its `smart_str` (for a Decimal, date or datetime, `str()`, without `smart_str`'s checks)."""
+    kind = type(value)
+    if kind is str or kind is int:
+        return value
+    if kind in _JSON_QUOTED:
+        return str(value)
+    return value if is_primitive(value) else smart_str(value)
 
 
 def _attribute(field: models.Field) -> str:

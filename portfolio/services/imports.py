@@ -111,16 +111,13 @@ MINOR_CURRENCIES = {
 TYPES = tuple(TransactionType.values)
 CASH_TYPES = frozenset(TYPES) - frozenset(INSTRUMENT_TYPES)
 # The Transaction columns whose own limits (digits, length) an imported value must keep: the
-# field and the type of its values; and the model's own validators, looked up once.
+# field and the type of its values.
 _LIMITED_COLUMNS = {
     name: (
         Transaction._meta.get_field(name),
         Decimal if name not in ("notes", "external_id") else str,
     )
     for name in ("quantity", "price", "fee", "fx_rate", "notes", "external_id")
-}
-_COLUMN_VALIDATORS = {
-    name: tuple(field.validators) for name, (field, _) in _LIMITED_COLUMNS.items()
 }
 SYMBOL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .\-_^=/:&+]*$")
 SYMBOL_MAX = Instrument._meta.get_field("symbol").max_length
@@ -724,10 +721,10 @@ def _existing_ids(portfolio: Portfolio, ids: Iterable[str]) -> set[str]:
     return found
 
 
-def _column_problem(column: str, value: Any) -> str | None:
+def _column_problem(model_field: Any, value: Any) -> str | None:
     """What the Transaction column's own validators (digits, length) say of `value`."""
     try:
-        for validator in _COLUMN_VALIDATORS[column]:
+        for validator in model_field.validators:
             validator(value)
     except ValidationError as exc:
         return " ".join(exc.messages)
@@ -758,7 +755,7 @@ def _within_column_limits(rows: list[ImportRow], report: ImportReport) -> list[I
             # A Decimal's text keeps its exponent: 1.0 and 1.00 are equal, not the same digits.
             key = str(value) if type(value) is Decimal else value
             if key not in verdicts:
-                verdicts[key] = _column_problem(column, value)
+                verdicts[key] = _column_problem(model_field, value)
             if verdicts[key] is not None:
                 problems.setdefault(position, []).append(
                     ImportIssue(
