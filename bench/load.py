@@ -16,7 +16,10 @@ production mode (DEBUG off, Redis cache when one answers). wrk, a second process
   socket errors), which must be none;
 - a paginated API list (`GET /api/v1/transactions?portfolio=ID`, a page of 50) against a bare
   Django JSON view on the same server (bench/load_settings.py), alternately: the ratio of their
-  throughputs must be at least 0.3.
+  throughputs must be at least 0.3;
+- the ladder: the same empty answer through one more layer at a time (a database round trip,
+  DRF, token authentication, the API's throttles), then the API profile and the list, each
+  rung's throughput against the bare view's (no target: it shows what each layer costs).
 
 Exit status 1 when there were errors or the ratio is under its target. bench/README.md explains
 it; docs/performance.md ("Load") has the numbers.
@@ -63,6 +66,20 @@ THROTTLE_KEYS = [
 ]
 
 
+# The ladder: from the bare view up to the API list, each rung one more layer of what an API
+# request goes through (bench/load_urls.py), with the same headers (a Bearer token, a client
+# address). None is the API transaction list itself.
+LADDER: list[tuple[str, str | None]] = [
+    ("bare JSON view", "/bench/bare"),
+    ("bare + one query", "/bench/bare-query"),
+    ("DRF view", "/bench/drf"),
+    ("DRF + token authentication", "/bench/drf-token"),
+    ("DRF + the API's authentication and throttles", "/bench/drf-api"),
+    ("API profile", "/api/v1/profile"),
+    ("API transaction list", None),
+]
+
+
 @dataclass(frozen=True)
 class Sizes:
     users: int
@@ -73,6 +90,7 @@ class Sizes:
     warmup: int
     ratio_duration: int  # seconds of each list or bare run
     rounds: int
+    ladder_duration: int  # seconds of each rung of the ladder, per round
     in_process: int  # requests of each kind measured in process
 
 
@@ -85,6 +103,7 @@ FULL = Sizes(
     warmup=10,
     ratio_duration=20,
     rounds=3,
+    ladder_duration=10,
     in_process=500,
 )
 QUICK = Sizes(
@@ -96,6 +115,7 @@ QUICK = Sizes(
     warmup=3,
     ratio_duration=5,
     rounds=1,
+    ladder_duration=3,
     in_process=100,
 )
 
@@ -490,6 +510,18 @@ def lua_script(weighted: list[tuple[Request, int]]) -> str:
     return f"specs = {{\n    {specs}\n}}\n{LUA_RUNTIME}"
 
 
+def list_headers_script(traders: list[Trader], today: date, kind: str, path: str) -> str:
+    """A wrk script of `GET path` with the headers of each of the API list's requests (each
+    trader's token), so that it differs from the list in its path only."""
+    return lua_script(
+        [
+            (Request(kind, "GET", path, request.headers), 1)
+            for trader in traders
+            for request in requests_for(trader, today)["API transaction list"]
+        ]
+    )
+
+
 def mix_weighted(traders: list[Trader], today: date) -> list[tuple[Request, int]]:
     """Every trader's requests; a kind's weight is shared among its variants and traders."""
     weighted = []
@@ -739,9 +771,11 @@ def main() -> int:
         _step(f"gunicorn up on {base} with {workers} workers")
 
         weighted = mix_weighted(seeded.traders, today)
-        problems = preflight(base, [request for request, _ in weighted])
+        first_list = requests_for(seeded.traders[0], today)["API transaction list"][0]
+        rungs = [Request(rung, "GET", path, first_list.headers) for rung, path in LADDER if path]
+        problems = preflight(base, [request for request, _ in weighted] + rungs)
         if problems:
-            print("Requests of the mix that do not answer 200/201:", *problems, sep="\n  ")
+            print("Requests that do not answer 200/201:", *problems, sep="\n  ")
             return 1
 
         mix_script = work / "mix.lua"
@@ -757,15 +791,16 @@ def main() -> int:
             )
         )
         bare_script = work / "bare.lua"
-        bare_script.write_text(
-            lua_script(
-                [
-                    (Request("bare", "GET", "/bench/bare", request.headers), 1)
-                    for trader in seeded.traders
-                    for request in requests_for(trader, today)["API transaction list"]
-                ]
+        bare_script.write_text(list_headers_script(seeded.traders, today, "bare", "/bench/bare"))
+
+        ladder_scripts = {}
+        for number, (rung, path) in enumerate(LADDER):
+            ladder_scripts[rung] = work / f"ladder-{number}.lua"
+            ladder_scripts[rung].write_text(
+                list_script.read_text()
+                if path is None
+                else list_headers_script(seeded.traders, today, rung, path)
             )
-        )
 
         run = {"connections": args.connections, "threads": args.threads}
         _step(f"warm-up: {sizes.warmup} s of the mix")
@@ -777,6 +812,15 @@ def main() -> int:
             _step(f"list vs bare, round {number + 1} of {sizes.rounds}")
             bares.append(wrk(base, bare_script, seconds=sizes.ratio_duration, **run))
             lists.append(wrk(base, list_script, seconds=sizes.ratio_duration, **run))
+        ladder = {rung: [] for rung, _ in LADDER}
+        for number in range(sizes.rounds):
+            _step(f"the ladder, round {number + 1} of {sizes.rounds}")
+            # Every other round top down, so that a drift in the machine's speed during a
+            # round does not always favour the same rungs.
+            rungs = list(ladder) if number % 2 == 0 else list(reversed(ladder))
+            for rung in rungs:
+                script = ladder_scripts[rung]
+                ladder[rung].append(wrk(base, script, seconds=sizes.ladder_duration, **run))
     finally:
         if server is not None:
             server.send_signal(signal.SIGTERM)
@@ -795,6 +839,7 @@ def main() -> int:
     bare_rps = statistics.median(r.throughput for r in bares)
     ratio = list_rps / bare_rps if bare_rps else 0.0
     errors = mix.errors + sum(r.errors for r in lists + bares)
+    errors += sum(r.errors for results in ladder.values() for r in results)
     _report(
         sizes=sizes,
         seeded=seeded,
@@ -807,6 +852,7 @@ def main() -> int:
         ratio=ratio,
         load_before=load_before,
         costs=costs,
+        ladder=ladder,
     )
     missed = []
     if errors:
@@ -845,7 +891,19 @@ def _children(pid: int) -> list[int]:
 
 
 def _report(
-    *, sizes, seeded, server_version, workers, args, mix, lists, bares, ratio, load_before, costs
+    *,
+    sizes,
+    seeded,
+    server_version,
+    workers,
+    args,
+    mix,
+    lists,
+    bares,
+    ratio,
+    load_before,
+    costs,
+    ladder,
 ) -> None:
     print()
     print(
@@ -877,6 +935,27 @@ def _report(
         f"API transaction list / bare JSON view throughput (medians): {ratio:.2f} "
         f"(target >= {RATIO_TARGET})"
     )
+    print()
+    print(
+        f"The ladder ({sizes.rounds} x {sizes.ladder_duration} s of each rung; throughput the "
+        "median of the rounds, latency of the median round):"
+    )
+    print()
+    print("| rung | path | throughput | / bare | p50 | p99 | errors |")
+    print("|---|---|---|---|---|---|---|")
+    paths = dict(LADDER)
+    medians = {
+        rung: statistics.median(r.throughput for r in results) for rung, results in ladder.items()
+    }
+    bottom = medians[LADDER[0][0]]
+    for rung, results in ladder.items():
+        middle = sorted(results, key=lambda r: r.throughput)[len(results) // 2]
+        path = paths[rung] or "/api/v1/transactions?portfolio=ID"
+        print(
+            f"| {rung} | `{path}` | {medians[rung]:.1f}/s | "
+            f"{medians[rung] / bottom if bottom else 0:.2f} | {middle.p50_ms:.1f} ms | "
+            f"{middle.p99_ms:.1f} ms | {sum(r.errors for r in results)} |"
+        )
     print()
     print(f"CPU per request in process ({sizes.in_process} requests each, Django's test client):")
     print()

@@ -1,14 +1,68 @@
-"""The app's URLs plus `/bench/bare`, the load benchmark's baseline (bench/load_settings.py)."""
+"""The app's URLs plus the load benchmark's baselines (bench/load_settings.py).
 
+`/bench/bare` is the baseline a paginated API list is compared with. The others are the rungs of
+the benchmark's ladder: each adds one layer of what an API request goes through, so that the
+throughput each layer costs is measured on the same server in the same run.
+"""
+
+from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
+from rest_framework import permissions
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from accounts.authentication import PersonalTokenAuthentication
 from trading_lab.urls import urlpatterns as app_urlpatterns
+
+EMPTY_PAGE = {"count": 0, "next": None, "previous": None, "results": []}
 
 
 def bare(request: HttpRequest) -> JsonResponse:
     """An empty page in the API's list shape: Django and the middleware, no auth, no query."""
-    return JsonResponse({"count": 0, "next": None, "previous": None, "results": []})
+    return JsonResponse(EMPTY_PAGE)
 
 
-urlpatterns = [path("bench/bare", bare), *app_urlpatterns]
+def bare_query(request: HttpRequest) -> JsonResponse:
+    """The bare view plus one round trip to the database (`SELECT 1`)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return JsonResponse(EMPTY_PAGE)
+
+
+class DrfView(APIView):
+    """The same answer through DRF: request wrapping, negotiation, rendering; nothing checked."""
+
+    authentication_classes = ()
+    permission_classes = (permissions.AllowAny,)
+    throttle_classes = ()
+
+    def get(self, request: Request) -> Response:
+        return Response(EMPTY_PAGE)
+
+
+class DrfTokenView(DrfView):
+    """And the API's Bearer-token authentication, signed in required."""
+
+    authentication_classes = (PersonalTokenAuthentication,)
+    permission_classes = (permissions.IsAuthenticated,)
+
+
+class DrfApiView(APIView):
+    """And everything else every API request gets: the API's own authentication, permission
+    and throttle settings (throttles and the daily usage count)."""
+
+    def get(self, request: Request) -> Response:
+        return Response(EMPTY_PAGE)
+
+
+urlpatterns = [
+    path("bench/bare", bare),
+    path("bench/bare-query", bare_query),
+    path("bench/drf", DrfView.as_view()),
+    path("bench/drf-token", DrfTokenView.as_view()),
+    path("bench/drf-api", DrfApiView.as_view()),
+    *app_urlpatterns,
+]
