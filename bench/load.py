@@ -795,12 +795,11 @@ def main() -> int:
 
         ladder_scripts = {}
         for number, (rung, path) in enumerate(LADDER):
+            if path is None:
+                ladder_scripts[rung] = list_script
+                continue
             ladder_scripts[rung] = work / f"ladder-{number}.lua"
-            ladder_scripts[rung].write_text(
-                list_script.read_text()
-                if path is None
-                else list_headers_script(seeded.traders, today, rung, path)
-            )
+            ladder_scripts[rung].write_text(list_headers_script(seeded.traders, today, rung, path))
 
         run = {"connections": args.connections, "threads": args.threads}
         _step(f"warm-up: {sizes.warmup} s of the mix")

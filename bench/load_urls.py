@@ -32,15 +32,20 @@ def bare_query(request: HttpRequest) -> JsonResponse:
     return JsonResponse(EMPTY_PAGE)
 
 
-class DrfView(APIView):
-    """The same answer through DRF: request wrapping, negotiation, rendering; nothing checked."""
+class DrfApiView(APIView):
+    """The same answer through DRF with everything every API request gets: the API's own
+    authentication, permission and throttle settings (throttles and the daily usage count)."""
+
+    def get(self, request: Request) -> Response:
+        return Response(EMPTY_PAGE)
+
+
+class DrfView(DrfApiView):
+    """Through DRF with nothing checked: request wrapping, negotiation, rendering."""
 
     authentication_classes = ()
     permission_classes = (permissions.AllowAny,)
     throttle_classes = ()
-
-    def get(self, request: Request) -> Response:
-        return Response(EMPTY_PAGE)
 
 
 class DrfTokenView(DrfView):
@@ -48,14 +53,6 @@ class DrfTokenView(DrfView):
 
     authentication_classes = (PersonalTokenAuthentication,)
     permission_classes = (permissions.IsAuthenticated,)
-
-
-class DrfApiView(APIView):
-    """And everything else every API request gets: the API's own authentication, permission
-    and throttle settings (throttles and the daily usage count)."""
-
-    def get(self, request: Request) -> Response:
-        return Response(EMPTY_PAGE)
 
 
 urlpatterns = [
